@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+// moonpalace — a debugging proxy for the Moonshot AI (Kimi) API. Module map: DESIGN.md ("The house").
+// Dependencies point down only: moonpalace → PalaceProxy, PalaceIndex, PalaceMock → PalaceWire, PalaceLog → CLZ4.
+import PackageDescription
+
+let package = Package(
+    name: "moonpalace",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "moonpalace", targets: ["moonpalace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries (Debian: liblz4-dev, libsqlite3-dev, libcurl4-openssl-dev; pkg-config finds them).
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Fixed-signature wrappers for curl's variadic setopt/getinfo, which Swift cannot call.
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // The shipped LZ4 dictionaries as C arrays (compiles instantly; no runtime resource lookup).
+        .target(name: "CPalaceDict"),
+
+        .target(name: "PalaceWire"),
+        .target(name: "PalaceLog", dependencies: ["CLZ4", "CPalaceDict"]),
+        .target(name: "PalaceIndex", dependencies: ["PalaceLog", "PalaceWire", "CSQLite"]),
+        .target(name: "PalaceMock", dependencies: [
+            "PalaceWire",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "PalaceProxy", dependencies: [
+            "PalaceLog", "PalaceWire", "CCurlShim",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "moonpalace", dependencies: [
+            "PalaceLog", "PalaceWire", "PalaceIndex", "PalaceMock", "PalaceProxy",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "PalaceLogTests", dependencies: ["PalaceLog"]),
+        .testTarget(name: "PalaceWireTests", dependencies: ["PalaceWire"]),
+        .testTarget(name: "PalaceMockTests", dependencies: [
+            "PalaceMock", "PalaceWire",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "PalaceProxyTests", dependencies: ["PalaceProxy", "PalaceLog", "PalaceWire"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

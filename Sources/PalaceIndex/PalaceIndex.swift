@@ -1,0 +1,1 @@
+// PalaceIndex — see DESIGN.md, "The house".

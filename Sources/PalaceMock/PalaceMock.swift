@@ -1,0 +1,1 @@
+// PalaceMock — see DESIGN.md, "The house".

@@ -1,0 +1,1 @@
+// PalaceProxy — see DESIGN.md, "The house".

@@ -1,0 +1,1 @@
+// PalaceWire — see DESIGN.md, "The house".

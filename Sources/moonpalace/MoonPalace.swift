@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The `moonpalace` command line. Wiring only: each subcommand lives in `Commands/` and calls a library.
+@main
+struct MoonPalace: AsyncParsableCommand {
+    static let version = "v0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "moonpalace",
+        abstract: "MoonPalace is a command-line tool for debugging the Moonshot AI HTTP API",
+        discussion: """
+            Data lives in ~/.moonpalace unless --data-dir or MOONPALACE_HOME says otherwise.
+            """,
+        version: "moonpalace version \(version)",
+        subcommands: [LogCommand.self]
+    )
+}
