@@ -52,6 +52,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "PalaceProxyTests", dependencies: ["PalaceProxy", "PalaceLog", "PalaceWire"]),
+        .testTarget(name: "PalaceIndexTests", dependencies: ["PalaceIndex", "PalaceLog", "PalaceWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

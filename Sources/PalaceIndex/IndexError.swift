@@ -1,0 +1,28 @@
+/// Everything PalaceIndex can fail with, each with a message a person can act on.
+public enum IndexError: Error, CustomStringConvertible {
+    /// The index file was written by a newer moonpalace.
+    case newerSchema(found: Int, known: Int)
+    /// SQLite failed underneath.
+    case sqlite(SQLiteError)
+    /// Reading the log failed.
+    case log(String)
+    /// No exchange matches the selector given to `inspect`.
+    case notFound(String)
+    /// A command-line value was not understood.
+    case invalidArgument(String)
+    /// Writing tombstones is impossible while another process holds the log's writer lock.
+    case logBusy(String)
+
+    public var description: String {
+        switch self {
+        case .newerSchema(let found, let known):
+            return "the index has schema version \(found), newer than this moonpalace knows (\(known)); "
+                + "run 'moonpalace index rebuild' or upgrade moonpalace"
+        case .sqlite(let e): return "index: \(e)"
+        case .log(let m): return "log: \(m)"
+        case .notFound(let m): return m
+        case .invalidArgument(let m): return m
+        case .logBusy(let m): return m
+        }
+    }
+}

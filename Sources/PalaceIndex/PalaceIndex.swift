@@ -1,1 +1,0 @@
-// PalaceIndex — see DESIGN.md, "The house".
