@@ -1,0 +1,87 @@
+/// The owner thread's write path: frames a batch, writes it with as few write(2) calls as possible, rolls
+/// segments by size and age, and acknowledges producers.
+extension WriterCore {
+    /// Flush threshold inside one batch, so a burst of large records does not build one huge buffer.
+    private static let maxWriteBytes = 8 << 20
+
+    func write(_ batch: [Pending]) {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(min(Self.maxWriteBytes, batch.reduce(0) { $0 + FrameHeader.size + $1.payload.bytes.count }))
+        var group: [(Pending, Ack)] = []
+        var done: [(Pending, Ack)] = []
+        var next = counters
+        let now = Posix.nowMicros()
+        let maxAgeMicros = Int64(options.segmentMaxAge * 1_000_000)
+
+        func flush() {
+            guard !group.isEmpty else { return }
+            let result = buffer.withUnsafeBytes { b in Result { () throws(LogError) in try segment.append(b) } }
+            switch result {
+            case .success:
+                counters = next
+                if dirtySince == nil { dirtySince = Posix.monotonicNanos() }
+                done.append(contentsOf: group)
+            case .failure(let error):
+                next = counters  // nothing of this group is in the file: give its numbers to later records
+                for (p, _) in group { p.continuation.resume(returning: .failure(error)) }
+            }
+            buffer.removeAll(keepingCapacity: true)
+            group.removeAll(keepingCapacity: true)
+        }
+
+        for p in batch {
+            let frameLength = FrameHeader.size + p.payload.bytes.count
+            let pending = segment.size + UInt64(buffer.count)
+            let full = pending + UInt64(frameLength) > options.segmentMaxBytes
+            let old = now - segment.header.createdAt > maxAgeMicros
+            if pending > UInt64(segment.header.headerSize) && (full || old) {
+                flush()
+                do { try roll() } catch {
+                    p.continuation.resume(returning: .failure(error))
+                    continue
+                }
+            }
+            let isBegin = p.type == .begin
+            let ack = Ack(sequence: next.sequence,
+                          position: RecordPosition(segment: segment.base, offset: segment.size + UInt64(buffer.count)),
+                          exchangeID: isBegin ? next.exchangeID : p.exchangeID)
+            let header = FrameHeader(crc: 0, storedLength: UInt32(p.payload.bytes.count),
+                                     rawLength: UInt32(p.payload.rawLength), type: p.type.rawValue,
+                                     codec: p.payload.codec.rawValue, dictionaryID: p.payload.dictionaryID,
+                                     sequence: ack.sequence, exchangeID: ack.exchangeID, timestamp: now)
+            header.write(into: &buffer, payloadCRC: p.payload.payloadCRC)
+            buffer.append(contentsOf: p.payload.bytes)
+            next.sequence += 1
+            if isBegin { next.exchangeID += 1 }
+            group.append((p, ack))
+            if buffer.count >= Self.maxWriteBytes { flush() }
+        }
+        flush()
+        published.withLock { $0 = counters }
+
+        var failure: LogError?
+        if options.syncPolicy == .always, !done.isEmpty, case .failure(let e) = syncNowForAlways() { failure = e }
+        for (p, ack) in done {
+            if let failure { p.continuation.resume(returning: .failure(failure)) } else {
+                p.continuation.resume(returning: .success(ack))
+            }
+        }
+    }
+
+    private func syncNowForAlways() -> Result<Void, LogError> {
+        do { try segment.sync() } catch { return .failure(error) }
+        dirtySince = nil
+        return .success(())
+    }
+
+    /// Seals the active segment (fsync) and starts a new one named by the next sequence number.
+    func roll() throws(LogError) {
+        try segment.sync()
+        dirtySince = nil
+        let header = SegmentHeader(baseSequence: counters.sequence, createdAt: Posix.nowMicros(),
+                                   nextExchangeID: counters.exchangeID)
+        let fresh = try SegmentWriter.create(directory: directory, header: header, io: options.fileIO)
+        segment.close()
+        segment = fresh
+    }
+}

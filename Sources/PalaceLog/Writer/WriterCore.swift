@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// The writer's shared state and its owner thread's loop. Producers only touch the queue (under `lock`);
+/// the segment, counters and fsync bookkeeping belong to the owner thread.
+/// `@unchecked Sendable`: the queue is guarded by `lock`; the owner-only fields are touched by one thread.
+final class WriterCore: @unchecked Sendable {
+    struct Ack { var sequence: UInt64; var position: RecordPosition; var exchangeID: UInt64 }
+    struct Pending {
+        var payload: StoredPayload
+        var type: RecordType
+        var exchangeID: UInt64
+        var continuation: CheckedContinuation<Result<Ack, LogError>, Never>
+    }
+    struct Counters: Sendable { var sequence: UInt64; var exchangeID: UInt64 }
+    typealias Waiter = CheckedContinuation<Result<Void, LogError>, Never>
+
+    let directory: String
+    let options: LogWriterOptions
+    private let lockFile: LockFile
+
+    // Guarded by `lock`.
+    private let lock = ConditionLock()
+    private var queue: [Pending] = []
+    private var syncWaiters: [Waiter] = []
+    private var closeWaiters: [Waiter] = []
+    private var closing = false
+    private var closed = false
+
+    // Owner thread only.
+    var segment: SegmentWriter
+    var dirtySince: UInt64?
+    /// Published for `nextSequence`/`nextExchangeID`; written by the owner thread after each commit.
+    let published: Mutex<Counters>
+    var counters: Counters
+
+    var committed: Counters { published.withLock { $0 } }
+
+    private init(directory: String, options: LogWriterOptions, lockFile: LockFile, segment: SegmentWriter,
+                 counters: Counters) {
+        self.directory = directory; self.options = options; self.lockFile = lockFile
+        self.segment = segment; self.counters = counters; published = Mutex(counters)
+    }
+
+    static func recover(directory: String, options: LogWriterOptions, lock: LockFile) throws(LogError) -> WriterCore {
+        for name in try Posix.listDirectory(directory) where name.hasSuffix(SegmentName.temporarySuffix) {
+            unlink(directory + "/" + name)  // an interrupted segment creation or compaction
+        }
+        let bases = try SegmentName.list(directory)
+        guard let last = bases.last else {
+            let header = SegmentHeader(baseSequence: 1, createdAt: Posix.nowMicros(), nextExchangeID: 1)
+            let seg = try SegmentWriter.create(directory: directory, header: header, io: options.fileIO)
+            return WriterCore(directory: directory, options: options, lockFile: lock, segment: seg,
+                              counters: Counters(sequence: 1, exchangeID: 1))
+        }
+        let r = try SegmentRecovery.recover(directory: directory, base: last)
+        let counters = Counters(sequence: max(1, r.lastSequence.map { $0 + 1 } ?? r.header.baseSequence),
+                                exchangeID: max(1, r.header.nextExchangeID, r.maxBeginExchangeID + 1))
+        var seg = try SegmentWriter.openForAppend(directory: directory, header: r.header, io: options.fileIO)
+        if r.damagedInside {
+            // Keep the records after the damage: seal this segment as it is and continue in a new one.
+            seg.close()
+            let header = SegmentHeader(baseSequence: counters.sequence, createdAt: Posix.nowMicros(),
+                                       nextExchangeID: counters.exchangeID)
+            seg = try SegmentWriter.create(directory: directory, header: header, io: options.fileIO)
+        }
+        return WriterCore(directory: directory, options: options, lockFile: lock, segment: seg, counters: counters)
+    }
+
+    // MARK: producers
+
+    func enqueue(_ p: Pending) {
+        lock.lock()
+        if closing || closed {
+            lock.unlock()
+            p.continuation.resume(returning: .failure(.closed))
+            return
+        }
+        queue.append(p)
+        if queue.count == 1 { lock.signal() }
+        lock.unlock()
+    }
+
+    func requestSync(_ w: Waiter) {
+        lock.lock()
+        if closed { lock.unlock(); w.resume(returning: .success(())); return }
+        syncWaiters.append(w)
+        lock.signal()
+        lock.unlock()
+    }
+
+    func requestClose(_ w: Waiter?) {
+        lock.lock()
+        if closed { lock.unlock(); w?.resume(returning: .success(())); return }
+        closing = true
+        if let w { closeWaiters.append(w) }
+        lock.signal()
+        lock.unlock()
+    }
+
+    // MARK: owner thread
+
+    func run() {
+        var batch: [Pending] = []
+        while true {
+            lock.lock()
+            while queue.isEmpty && syncWaiters.isEmpty && !closing {
+                if options.syncPolicy == .batch, let since = dirtySince {
+                    let deadline = since + UInt64(options.batchSyncIntervalMs) * 1_000_000
+                    if Posix.monotonicNanos() >= deadline { break }
+                    lock.wait(untilMonotonicNanos: deadline)
+                } else {
+                    lock.wait()
+                }
+            }
+            swap(&batch, &queue)
+            let syncs = syncWaiters
+            syncWaiters = []
+            let finishing = closing && queue.isEmpty && batch.isEmpty
+            lock.unlock()
+
+            if !batch.isEmpty { write(batch); batch.removeAll(keepingCapacity: true) }
+            if options.syncPolicy == .batch, let since = dirtySince,
+               Posix.monotonicNanos() >= since + UInt64(options.batchSyncIntervalMs) * 1_000_000 {
+                _ = syncNow()  // a failed group commit is retried at the next one; `sync()` callers see errors
+            }
+            if !syncs.isEmpty {
+                let r = syncNow()
+                for w in syncs { w.resume(returning: r) }
+            }
+            if finishing { finish(); return }
+        }
+    }
+
+    private func syncNow() -> Result<Void, LogError> {
+        guard dirtySince != nil else { return .success(()) }
+        do { try segment.sync() } catch { return .failure(error) }
+        dirtySince = nil
+        return .success(())
+    }
+
+    private func finish() {
+        let r = syncNow()
+        segment.close()
+        lockFile.release()
+        lock.lock()
+        closed = true
+        let waiters = closeWaiters
+        let late = queue
+        queue = []
+        lock.unlock()
+        for p in late { p.continuation.resume(returning: .failure(.closed)) }
+        for w in waiters { w.resume(returning: r) }
+    }
+}
