@@ -12,6 +12,6 @@ struct MoonPalace: AsyncParsableCommand {
             Data lives in ~/.moonpalace unless --data-dir or MOONPALACE_HOME says otherwise.
             """,
         version: "moonpalace version \(version)",
-        subcommands: [CompletionCommand.self, LogCommand.self]
+        subcommands: [CompletionCommand.self, LogCommand.self, MockCommand.self, StartCommand.self]
     )
 }

@@ -1,1 +1,0 @@
-// PalaceMock — see DESIGN.md, "The house".
