@@ -1,0 +1,114 @@
+/// Merges the `chat.completion.chunk` objects of one stream into the `chat.completion` a non-stream call returns.
+///
+/// The result:
+/// - `object` is `"chat.completion"`; `id`, `created`, `model`, `system_fingerprint` and any other top-level
+///   member keep their last non-null value (a non-empty string beats an empty one). Member order: `id`, `object`,
+///   `created`, `model`, `choices`, `usage`, then the others in first-seen order.
+/// - `choices` are in `index` order, each `{index, message, [logprobs], finish_reason, …}`: `message` (from the
+///   deltas) has `role` first (`"assistant"` if none came), `content` (null if none came), `reasoning_content`
+///   and `refusal` concatenated, `tool_calls` merged by their `index` (id/type/name kept, `arguments` fragments
+///   joined, `index` removed, in index order), other delta members last-non-null; `finish_reason` is the last
+///   non-null one; array members of `logprobs` (`content`, `refusal`) have their items appended.
+/// - `usage` is the last top-level `usage` object; if none came, the per-choice `choices[i].usage` objects
+///   (Moonshot's placement) are hoisted: the lowest index's usage, plus every other choice's `completion_tokens`
+///   added to `completion_tokens` and `total_tokens` (prompt tokens are shared by the choices, counted once).
+///
+/// Cost: `add` is O(size of the chunk) amortised (text is appended, nothing already merged is revisited);
+/// `result()` is O(size of the result). `[DONE]` and non-object chunks are ignored.
+public struct CompletionMerger: Sendable {
+    /// Number of chunk objects merged so far.
+    public private(set) var chunkCount = 0
+    private var top = JSONObject()
+    private var topUsage: JSONValue?
+    private var choices: [ChoiceAccumulator] = []
+    private var choicePositions: [Int: Int] = [:]
+
+    public init() {}
+
+    /// Whether no chunk has been merged yet.
+    public var isEmpty: Bool { chunkCount == 0 }
+
+    /// Merges one chunk object.
+    public mutating func add(chunk: JSONValue) {
+        guard case .object(let object) = chunk else { return }
+        chunkCount += 1
+        for (key, value) in object {
+            switch key {
+            case "choices":
+                guard case .array(let items) = value else { continue }
+                for (position, item) in items.enumerated() {
+                    guard case .object(let choice) = item else { continue }
+                    let index = choice["index"]?.intValue ?? position
+                    if let at = choicePositions[index] {
+                        choices[at].add(choice)
+                    } else {
+                        choicePositions[index] = choices.count
+                        var accumulator = ChoiceAccumulator(index: index, indexValue: choice["index"] ?? .number(index))
+                        accumulator.add(choice)
+                        choices.append(accumulator)
+                    }
+                }
+            case "usage":
+                if case .object = value { topUsage = value }
+            case "object":
+                continue
+            default:
+                top.mergeLastNonNull(key, value)
+            }
+        }
+    }
+
+    /// Merges the `data` of one SSE event: `[DONE]` is ignored, anything else must be a JSON chunk.
+    public mutating func add(sseData: String) throws(JSONError) {
+        if sseData.utf8.count <= 10, sseData.contains("[DONE]") { return }
+        add(chunk: try JSONValue.parse(sseData))
+    }
+
+    /// Merges an SSE event: events without data and `[DONE]` are ignored.
+    public mutating func add(event: SSEEvent) throws(JSONError) {
+        guard event.hasData, !event.isDone else { return }
+        try add(sseData: event.data)
+    }
+
+    /// The merged `chat.completion` so far (callable at any time, e.g. for a stream cut short).
+    public func result() -> JSONValue {
+        var out = JSONObject()
+        for key in ["id", "object", "created", "model"] {
+            if key == "object" { out.set("object", "chat.completion") } else if let v = top[key] { out.set(key, v) }
+        }
+        let ordered = choices.sorted { $0.index < $1.index }
+        out.set("choices", .array(ordered.map { .object($0.result()) }))
+        if let usage = topUsage ?? Self.hoistedUsage(ordered) { out.set("usage", usage) }
+        for (key, value) in top where !out.contains(key) { out.set(key, value) }
+        return .object(out)
+    }
+
+    /// Moonshot's per-choice usage folded into one: prompt tokens once, completion tokens summed.
+    static func hoistedUsage(_ ordered: [ChoiceAccumulator]) -> JSONValue? {
+        let usages = ordered.compactMap { $0.usage }
+        guard case .object(var merged)? = usages.first else { return nil }
+        for case .object(let other) in usages.dropFirst() {
+            guard let extra = other["completion_tokens"]?.intValue else { continue }
+            for key in ["completion_tokens", "total_tokens"] {
+                if let n = merged[key]?.intValue { merged.set(key, .number(n + extra)) }
+            }
+        }
+        return .object(merged)
+    }
+}
+
+extension JSONObject {
+    /// Merge rule for members without special meaning: a non-null value replaces, except that an empty string
+    /// does not replace a non-empty one; `null` only fills a member that is absent.
+    mutating func mergeLastNonNull(_ key: String, _ value: JSONValue) {
+        switch value {
+        case .null:
+            if !contains(key) { appendNew(key, .null) }
+        case .string(let s) where s.isEmpty:
+            if case .string(let old)? = self[key], !old.isEmpty { return }
+            set(key, value)
+        default:
+            set(key, value)
+        }
+    }
+}

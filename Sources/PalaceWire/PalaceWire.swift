@@ -1,1 +1,0 @@
-// PalaceWire — see DESIGN.md, "The house".
