@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import openai
 import pytest
 
-from mockutil import MODEL, USER, chat, http, sse_payloads
+from test_mock_support import MODEL, USER, chat, http, sse_payloads
 
 
 def sdk(base):

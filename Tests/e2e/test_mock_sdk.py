@@ -5,7 +5,7 @@ import json
 import openai
 import pytest
 
-from mockutil import MODEL, USER, http
+from test_mock_support import MODEL, USER, http
 
 WEATHER = [{"type": "function", "function": {
     "name": "get_weather", "description": "weather for a city",

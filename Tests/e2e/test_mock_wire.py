@@ -4,7 +4,7 @@ import re
 import subprocess
 import time
 
-from mockutil import MODEL, USER, chat, http, sse_payloads
+from test_mock_support import MODEL, USER, chat, http, sse_payloads
 
 
 def curl_stream_lines(base, headers, body):

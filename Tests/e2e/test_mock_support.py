@@ -1,4 +1,4 @@
-"""Small HTTP helpers for the mock tests (stdlib only, so failures point at the server, not a client library)."""
+"""Helpers for the mock tests (no tests here): stdlib HTTP, so failures point at the server, not a client library."""
 import json
 import urllib.error
 import urllib.request
