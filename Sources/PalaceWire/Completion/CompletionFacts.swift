@@ -101,9 +101,8 @@ public struct CompletionFacts: Sendable, Hashable {
 
     private static func carriesOutput(_ message: JSONValue?) -> Bool {
         guard case .object(let m)? = message else { return false }
-        for key in ["content", "reasoning_content"] {
-            if case .string(let s)? = m[key], !s.isEmpty { return true }
-        }
+        if case .string(let s)? = m["content"], !s.isEmpty { return true }
+        if case .string(let s)? = m["reasoning_content"], !s.isEmpty { return true }
         if case .array(let calls)? = m["tool_calls"] {
             for call in calls {
                 if case .string(let args)? = call["function"]?["arguments"], !args.isEmpty { return true }

@@ -1,7 +1,10 @@
 /// The `message` of one choice, built from its deltas.
 struct MessageAccumulator: Sendable {
-    /// Members concatenated across deltas.
-    static let textKeys: Set<String> = ["content", "reasoning_content", "refusal"]
+    /// Members concatenated across deltas: `content`, `reasoning_content`, `refusal`.
+    @inline(__always)
+    static func isTextKey(_ key: String) -> Bool {
+        key == "content" || key == "reasoning_content" || key == "refusal"
+    }
 
     var order: [String] = []
     var role: JSONValue?
@@ -23,7 +26,7 @@ struct MessageAccumulator: Sendable {
                     others.mergeLastNonNull(key, value)
                 }
             default:
-                if case .string(let fragment) = value, Self.textKeys.contains(key) {
+                if case .string(let fragment) = value, Self.isTextKey(key) {
                     texts[key, default: ""].append(fragment)
                 } else {
                     others.mergeLastNonNull(key, value)

@@ -6,8 +6,15 @@
 /// Use `JSONValue.isEquivalent(to:)` to compare ignoring member order.
 /// Lookup is linear for small objects and hashed once an object grows past `indexThreshold` members.
 public struct JSONObject: Sendable, Hashable {
-    public private(set) var keys: [String] = []
-    public private(set) var values: [JSONValue] = []
+    /// One member; a single array of these keeps an object to one allocation.
+    @usableFromInline
+    struct Member: Sendable, Hashable {
+        var key: String
+        var value: JSONValue
+    }
+
+    @usableFromInline
+    private(set) var members: [Member] = []
     /// key → position, built only for large objects (derived state: ignored by `==` and `hash`).
     private var positions: [String: Int]? = nil
 
@@ -20,18 +27,27 @@ public struct JSONObject: Sendable, Hashable {
         for (key, value) in pairs { self[key] = value }
     }
 
-    public var count: Int { keys.count }
-    public var isEmpty: Bool { keys.isEmpty }
+    public var count: Int { members.count }
+    public var isEmpty: Bool { members.isEmpty }
+
+    /// Keys in order.
+    public var keys: [String] { members.map(\.key) }
+    /// Values in key order.
+    public var values: [JSONValue] { members.map(\.value) }
 
     /// Members in order.
-    public var pairs: [(key: String, value: JSONValue)] {
-        Array(zip(keys, values).lazy.map { (key: $0.0, value: $0.1) })
+    public var pairs: [(key: String, value: JSONValue)] { members.map { (key: $0.key, value: $0.value) } }
+
+    /// Key and value at a position (0 ..< count).
+    public func member(at position: Int) -> (key: String, value: JSONValue) {
+        (members[position].key, members[position].value)
     }
 
     /// Position of `key`, or nil.
     public func position(of key: String) -> Int? {
         if let positions { return positions[key] }
-        return keys.firstIndex(of: key)
+        for i in members.indices where members[i].key == key { return i }
+        return nil
     }
 
     public func contains(_ key: String) -> Bool { position(of: key) != nil }
@@ -40,7 +56,7 @@ public struct JSONObject: Sendable, Hashable {
     public subscript(key: String) -> JSONValue? {
         get {
             guard let i = position(of: key) else { return nil }
-            return values[i]
+            return members[i].value
         }
         set {
             if let newValue { set(key, newValue) } else { removeValue(forKey: key) }
@@ -50,55 +66,59 @@ public struct JSONObject: Sendable, Hashable {
     /// Replaces the value of `key` in place, or appends the member at the end.
     public mutating func set(_ key: String, _ value: JSONValue) {
         if let i = position(of: key) {
-            values[i] = value
+            members[i].value = value
             return
         }
-        keys.append(key)
-        values.append(value)
-        if positions != nil {
-            positions![key] = keys.count - 1
-        } else if keys.count > Self.indexThreshold {
-            positions = Dictionary(uniqueKeysWithValues: zip(keys, keys.indices))
-        }
+        appendNew(key, value)
     }
 
     /// Appends a member whose key the caller knows to be new (no lookup). Used by the parser after it checked.
     mutating func appendNew(_ key: String, _ value: JSONValue) {
-        keys.append(key)
-        values.append(value)
+        members.append(Member(key: key, value: value))
         if positions != nil {
-            positions![key] = keys.count - 1
-        } else if keys.count > Self.indexThreshold {
-            positions = Dictionary(uniqueKeysWithValues: zip(keys, keys.indices))
+            positions![key] = members.count - 1
+        } else if members.count > Self.indexThreshold {
+            rebuildPositions()
         }
     }
 
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
         guard let i = position(of: key) else { return nil }
-        keys.remove(at: i)
-        let old = values.remove(at: i)
+        let old = members.remove(at: i).value
         if positions != nil {
-            positions = keys.count > Self.indexThreshold
-                ? Dictionary(uniqueKeysWithValues: zip(keys, keys.indices)) : nil
+            positions = nil
+            if members.count > Self.indexThreshold { rebuildPositions() }
         }
         return old
     }
 
+    private mutating func rebuildPositions() {
+        var map = [String: Int](minimumCapacity: members.count * 2)
+        for (i, m) in members.enumerated() { map[m.key] = i }
+        positions = map
+    }
+
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
-        lhs.keys == rhs.keys && lhs.values == rhs.values
+        lhs.members == rhs.members
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(keys)
-        hasher.combine(values)
+        hasher.combine(members)
     }
 }
 
 extension JSONObject: Sequence {
-    public func makeIterator() -> some IteratorProtocol<(key: String, value: JSONValue)> {
-        zip(keys, values).lazy.map { (key: $0.0, value: $0.1) }.makeIterator()
+    public struct Iterator: IteratorProtocol {
+        var base: IndexingIterator<[Member]>
+        public mutating func next() -> (key: String, value: JSONValue)? {
+            guard let m = base.next() else { return nil }
+            return (m.key, m.value)
+        }
     }
+
+    public func makeIterator() -> Iterator { Iterator(base: members.makeIterator()) }
+    public var underestimatedCount: Int { members.count }
 }
 
 extension JSONObject: ExpressibleByDictionaryLiteral {

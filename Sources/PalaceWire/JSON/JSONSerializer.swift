@@ -51,13 +51,13 @@ struct JSONWriter {
         case .object(let object):
             if object.isEmpty { append("{}"); return }
             out.append(UInt8(ascii: "{"))
-            for i in object.keys.indices {
+            for (i, member) in object.members.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 newline(level + 1)
-                writeString(object.keys[i])
+                writeString(member.key)
                 out.append(UInt8(ascii: ":"))
                 if pretty { out.append(UInt8(ascii: " ")) }
-                write(object.values[i], level: level + 1)
+                write(member.value, level: level + 1)
             }
             newline(level)
             out.append(UInt8(ascii: "}"))
