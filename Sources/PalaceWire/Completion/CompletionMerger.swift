@@ -60,7 +60,7 @@ public struct CompletionMerger: Sendable {
 
     /// Merges the `data` of one SSE event: `[DONE]` is ignored, anything else must be a JSON chunk.
     public mutating func add(sseData: String) throws(JSONError) {
-        if sseData.utf8.count <= 10, sseData.contains("[DONE]") { return }
+        if sseData.utf8.count <= 16, SSEEvent(data: sseData).isDone { return }
         add(chunk: try JSONValue.parse(sseData))
     }
 
