@@ -113,3 +113,12 @@ struct JSONWriter {
     @inline(__always)
     func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? UInt8(ascii: "0") + v : UInt8(ascii: "a") + v - 10 }
 }
+
+extension JSONValue: CustomStringConvertible {
+    /// The compact JSON text (readable test failures and log lines).
+    public var description: String { serialized() }
+}
+
+extension JSONObject: CustomStringConvertible {
+    public var description: String { serialized() }
+}
