@@ -21,6 +21,16 @@ import Testing
         #expect(result.serialized() == #"{"id":"c","object":"chat.completion","created":1,"model":"kimi-k2-thinking","choices":[{"index":0,"message":{"role":"assistant","reasoning_content":"Let me think.","content":"42"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}"#)
     }
 
+    @Test func openAIStreamGivesOpenAIsNonStreamShape() throws {
+        let result = try merge([
+            #"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"gpt-4o","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"abc"}"#,
+            #"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"gpt-4o","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"xy"}"#,
+            #"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"gpt-4o","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}"#,
+            #"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"gpt-4o","service_tier":"default","system_fingerprint":"fp_1","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9,"prompt_tokens_details":{"cached_tokens":0}}}"#,
+        ])
+        #expect(result.serialized() == #"{"id":"chatcmpl-1","object":"chat.completion","created":7,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hi","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9,"prompt_tokens_details":{"cached_tokens":0}},"service_tier":"default","system_fingerprint":"fp_1"}"#)
+    }
+
     @Test func toolCallsWithoutIndexAreRoutedById() throws {
         let result = try merge([
             #"{"choices":[{"delta":{"role":"assistant","content":null,"tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{\"x\""}}]}}]}"#,

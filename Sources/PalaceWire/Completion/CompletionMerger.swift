@@ -13,6 +13,8 @@
 ///   (Moonshot's placement) are hoisted: the lowest index's usage, plus every other choice's `completion_tokens`
 ///   added to `completion_tokens` and `total_tokens` (prompt tokens are shared by the choices, counted once).
 ///
+/// - Stream-only members are dropped: OpenAI's per-chunk `obfuscation` padding.
+///
 /// Cost: `add` is O(size of the chunk) amortised (text is appended, nothing already merged is revisited);
 /// `result()` is O(size of the result). `[DONE]` and non-object chunks are ignored.
 public struct CompletionMerger: Sendable {
@@ -50,8 +52,8 @@ public struct CompletionMerger: Sendable {
                 }
             case "usage":
                 if case .object = value { topUsage = value }
-            case "object":
-                continue
+            case "object", "obfuscation":
+                continue   // `object` is rewritten; `obfuscation` is OpenAI's per-chunk stream padding
             default:
                 top.mergeLastNonNull(key, value)
             }
