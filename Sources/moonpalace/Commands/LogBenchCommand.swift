@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import PalaceLog
+
+/// `moonpalace log _bench` (hidden): the log's figures for `make bench` (Benchmarks/log.sh), run on release code.
+struct LogBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_bench", abstract: "Benchmark the log (used by Benchmarks/log.sh).", shouldDisplay: false)
+
+    @Option(help: "Corpus JSON Lines from tools/corpus/generate.py --pool test.") var corpus: String
+    @Option(help: "Scratch directory on the disk to measure (emptied first).") var dir: String
+    @Option(help: "2 KB records to append.") var smallRecords: Int = 400_000
+    @Option(help: "64 KB records to append (16384 = 1 GiB).") var largeRecords: Int = 16_384
+    @Option(help: "Size of the log for the open+recovery figure, in MiB.") var openMiB: Int = 1024
+
+    func run() async throws {
+        let c = try LogBenchCorpus(path: corpus)
+        ratio(c)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+
+        let small = dir + "/small"
+        let rate = try await append(c.chunks(size: 2048, count: 20_000), total: smallRecords, producers: 64, into: small)
+        print(String(format: "append 2 KB records, batch sync: %.0f records/s (%.0f MB/s raw)   budget >= 100000 records/s",
+                     rate, rate * 2048 / 1e6))
+        let large = dir + "/large"
+        let lrate = try await append(c.chunks(size: 65536, count: 512), total: largeRecords, producers: 16, into: large)
+        print(String(format: "append 64 KB records, batch sync: %.0f MB/s raw (%.0f records/s)   budget >= 400 MB/s",
+                     lrate * 65536 / 1e6, lrate))
+
+        for (name, path) in [("2 KB", small), ("64 KB", large)] {
+            let t0 = now()
+            let r = try LogScan.payloads(directory: path)
+            let dt = now() - t0
+            print(String(format: "scan (CRC + LZ4 decompress, one core), %@ records: %.2f GB/s of payload (%d records, %.0f MB, %d damaged)   budget >= 1 GB/s",
+                         name, Double(r.rawBytes) / dt / 1e9, r.records, Double(r.rawBytes) / 1e6, r.damaged))
+        }
+        let t0 = now()
+        var n = 0
+        let it = try LogReader(directory: small).records()
+        while it.next() != nil { n += 1 }
+        let dt = now() - t0
+        print(String(format: "scan with full decode into records, 2 KB records: %.0f records/s (%.2f GB/s)", Double(n) / dt,
+                     Double(n) * 2048 / dt / 1e9))
+        try? FileManager.default.removeItem(atPath: small)
+        try? FileManager.default.removeItem(atPath: large)
+        try await openFigure(MiB: openMiB)
+    }
+
+    func ratio(_ c: LogBenchCorpus) {
+        var raw = [0, 0, 0], dict = [0, 0, 0], plain = [0, 0, 0]  // all, SSE, JSON
+        for item in c.items {
+            for rec in [LogRecord.begin(item.begin), .end(item.end)] {
+                let d = LogRecordEncoding.sizes(of: rec)
+                let p = LogRecordEncoding.sizes(of: rec, dictionaryID: 0)
+                for k in [0, item.stream ? 1 : 2] { raw[k] += d.raw; dict[k] += d.stored; plain[k] += p.stored }
+            }
+        }
+        let sse = c.items.filter(\.stream).count
+        print("corpus: \(c.items.count) exchanges (\(sse) SSE, \(c.items.count - sse) JSON), \(raw[0]) payload bytes")
+        for (k, name) in ["all", "SSE exchanges", "JSON exchanges"].enumerated() {
+            print(String(format: "compression ratio, %@: %.2fx with dictionary 1, %.2fx without%@", name,
+                         Double(raw[k]) / Double(dict[k]), Double(raw[k]) / Double(plain[k]),
+                         k == 0 ? "   budget >= 10x with dictionary" : ""))
+        }
+    }
+
+    /// Appends `total` records cycling through `records` from `producers` concurrent tasks; records/s.
+    func append(_ records: [LogRecord], total: Int, producers: Int, into path: String) async throws -> Double {
+        try? FileManager.default.removeItem(atPath: path)
+        let writer = try LogWriter.open(directory: path, options: LogWriterOptions(syncPolicy: .batch))
+        let t0 = now()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for p in 0..<producers {
+                group.addTask {
+                    var i = p
+                    while i < total {
+                        _ = try await writer.append(records[i % records.count])
+                        i += producers
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await writer.sync()
+        let dt = now() - t0
+        try await writer.close()
+        return Double(total) / dt
+    }
+
+    /// Builds a log of `MiB` on disk (stored raw), leaves a torn record at its end, and times open + recovery.
+    func openFigure(MiB: Int) async throws {
+        let path = dir + "/open"
+        try? FileManager.default.removeItem(atPath: path)
+        var options = LogWriterOptions(syncPolicy: .none)
+        options.compression = false
+        let writer = try LogWriter.open(directory: path, options: options)
+        let chunk = LogRecord.chunk(ExchangeChunk(exchangeID: 1, direction: .response, offset: 0,
+                                                  bytes: (0..<65_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+        let count = MiB * 16
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for p in 0..<8 {
+                group.addTask { var i = p; while i < count { _ = try await writer.append(chunk); i += 8 } }
+            }
+            try await group.waitForAll()
+        }
+        try await writer.close()
+        // A torn record: the first 30 bytes of a frame header at the end of the active segment.
+        let segs = try LogReader(directory: path).segments()
+        if let last = segs.last, let h = FileHandle(forWritingAtPath: path + "/" + SegmentName.fileName(for: last)) {
+            h.seekToEndOfFile()
+            h.write(Data([0xFE, 0x4D, 0x50, 0x4C] + [UInt8](repeating: 0x11, count: 26)))
+            try h.close()
+        }
+        let total = (try? FileManager.default.contentsOfDirectory(atPath: path))?.reduce(UInt64(0)) { acc, name in
+            acc + ((try? FileManager.default.attributesOfItem(atPath: path + "/" + name)[.size] as? UInt64) ?? 0)
+        } ?? 0
+        let cold = FileManager.default.isWritableFile(atPath: "/proc/sys/vm/drop_caches")
+            && (try? "3".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)) != nil
+        let t0 = now()
+        let reopened = try LogWriter.open(directory: path)
+        let dt = now() - t0
+        try await reopened.close()
+        print(String(format: "open + recovery of a %.2f GiB log (%d segments, torn tail truncated, %@ page cache): %.0f ms   budget <= 1000 ms",
+                     Double(total) / Double(1 << 30), segs.count, cold ? "cold" : "warm", dt * 1000))
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
