@@ -35,9 +35,14 @@ import Darwin
                 clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
                 return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
             }
-            let start = now()
-            try work()
-            return now() - start
+            // Best of 5: the minimum is the figure least disturbed by other processes sharing the cores.
+            var best = Duration.seconds(1_000_000)
+            for _ in 0..<5 {
+                let start = now()
+                try work()
+                best = min(best, now() - start)
+            }
+            return best
         }
     }
 
@@ -45,11 +50,11 @@ import Darwin
         let chunkCount = 2000
         let bytes = Self.stream(chunks: chunkCount)
         let clock = ThreadCPUClock()
-        let rounds = 20
+        let rounds = 5
 
         var events: [SSEEvent] = []
         let parseTime = clock.measure {
-            for _ in 0..<rounds + 1 {
+            for _ in 0..<rounds {
                 var parser = SSEParser()
                 events.removeAll(keepingCapacity: true)
                 var at = 0
@@ -74,6 +79,7 @@ import Darwin
         }
         var outputs = 0
         let factsTime = clock.measure {
+            outputs = 0
             for _ in 0..<rounds { for chunk in chunks where CompletionFacts.of(chunk).hasOutput { outputs += 1 } }
         }
         #expect(outputs == (chunks.count - 2) * rounds)
@@ -81,13 +87,14 @@ import Darwin
 
         var parsed = 0
         let jsonTime = try clock.measure {
+            parsed = 0
             for _ in 0..<rounds { for e in events where !e.isDone { parsed += e.data.utf8.count; _ = try JSONValue.parse(e.data) } }
         }
 
         let body = merged.serializedBytes()
         let serializeTime = clock.measure { for _ in 0..<(rounds * 50) { _ = merged.serializedBytes() } }
 
-        let mb = Double(bytes.count * (rounds + 1)) / 1e6
+        let mb = Double(bytes.count * rounds) / 1e6
         print("""
         PalaceWire figures (\(chunkCount + 1) chunks, \(bytes.count) bytes of SSE, \(rounds) rounds):
           SSE parse:            \(Int(mb / Self.seconds(parseTime))) MB/s

@@ -7,13 +7,11 @@
 /// Lookup is linear for small objects and hashed once an object grows past `indexThreshold` members.
 public struct JSONObject: Sendable, Hashable {
     /// One member; a single array of these keeps an object to one allocation.
-    @usableFromInline
     struct Member: Sendable, Hashable {
         var key: String
         var value: JSONValue
     }
 
-    @usableFromInline
     private(set) var members: [Member] = []
     /// key → position, built only for large objects (derived state: ignored by `==` and `hash`).
     private var positions: [String: Int]? = nil
@@ -70,6 +68,12 @@ public struct JSONObject: Sendable, Hashable {
             return
         }
         appendNew(key, value)
+    }
+
+    /// An object from members whose keys the caller knows to be unique (the parser checked).
+    init(uniqueMembers: [Member]) {
+        members = uniqueMembers
+        if members.count > Self.indexThreshold { rebuildPositions() }
     }
 
     /// Appends a member whose key the caller knows to be new (no lookup). Used by the parser after it checked.

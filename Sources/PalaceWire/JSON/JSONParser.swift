@@ -30,10 +30,14 @@ struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     var pos = 0
+    var memberScratch: [JSONObject.Member] = []
+    var valueScratch: [JSONValue] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        memberScratch.reserveCapacity(16)
+        valueScratch.reserveCapacity(16)
     }
 
     mutating func parseDocument() throws(JSONError) -> JSONValue {
@@ -87,9 +91,13 @@ struct JSONParser {
     mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
         if depth > maxDepth { throw JSONError(.tooDeep(limit: maxDepth), at: pos) }
         pos += 1  // {
-        var object = JSONObject()
         skipWhitespace()
-        if try peek() == UInt8(ascii: "}") { pos += 1; return .object(object) }
+        if try peek() == UInt8(ascii: "}") { pos += 1; return .object(JSONObject()) }
+        // Members collect on a scratch stack shared by all nesting levels, so each object costs one exact-size
+        // allocation instead of repeated array growth.
+        let base = memberScratch.count
+        defer { memberScratch.removeLast(memberScratch.count - base) }
+        var seen: [String: Int]? = nil   // duplicate check for large objects
         while true {
             guard try peek() == UInt8(ascii: "\"") else {
                 throw JSONError(.unexpectedByte, at: pos, "expected '\"' to start an object key, found \(describe(bytes[pos]))")
@@ -102,28 +110,53 @@ struct JSONParser {
             pos += 1
             skipWhitespace()
             let value = try parseValue(depth: depth)
-            if object.contains(key) { object.set(key, value) } else { object.appendNew(key, value) }
+            if let at = duplicatePosition(of: key, base: base, seen: &seen) {
+                memberScratch[at].value = value   // a repeated key keeps its first position, takes the last value
+            } else {
+                memberScratch.append(JSONObject.Member(key: key, value: value))
+            }
             skipWhitespace()
             switch try peek() {
             case UInt8(ascii: ","): pos += 1; skipWhitespace()
-            case UInt8(ascii: "}"): pos += 1; return .object(object)
+            case UInt8(ascii: "}"):
+                pos += 1
+                return .object(JSONObject(uniqueMembers: Array(memberScratch[base...])))
             default: throw JSONError(.unexpectedByte, at: pos, "expected ',' or '}' in an object, found \(describe(bytes[pos]))")
             }
         }
     }
 
+    /// Position in `memberScratch` of an earlier member with `key` in the object starting at `base`.
+    private func duplicatePosition(of key: String, base: Int, seen: inout [String: Int]?) -> Int? {
+        let count = memberScratch.count - base
+        if count <= JSONObject.indexThreshold {
+            for i in base..<memberScratch.count where memberScratch[i].key == key { return i }
+            return nil
+        }
+        if seen == nil {
+            var map = [String: Int](minimumCapacity: count * 2)
+            for i in base..<memberScratch.count { map[memberScratch[i].key] = i }
+            seen = map
+        }
+        if let at = seen![key] { return at }
+        seen![key] = memberScratch.count   // where the caller appends it
+        return nil
+    }
+
     mutating func parseArray(depth: Int) throws(JSONError) -> JSONValue {
         if depth > maxDepth { throw JSONError(.tooDeep(limit: maxDepth), at: pos) }
         pos += 1  // [
-        var array: [JSONValue] = []
         skipWhitespace()
-        if try peek() == UInt8(ascii: "]") { pos += 1; return .array(array) }
+        if try peek() == UInt8(ascii: "]") { pos += 1; return .array([]) }
+        let base = valueScratch.count
+        defer { valueScratch.removeLast(valueScratch.count - base) }
         while true {
-            array.append(try parseValue(depth: depth))
+            let value = try parseValue(depth: depth)
+            valueScratch.append(value)
             skipWhitespace()
             switch try peek() {
             case UInt8(ascii: ","): pos += 1; skipWhitespace()
-            case UInt8(ascii: "]"): pos += 1; return .array(array)
+            case UInt8(ascii: "]"): pos += 1; return .array(Array(valueScratch[base...]))
             default: throw JSONError(.unexpectedByte, at: pos, "expected ',' or ']' in an array, found \(describe(bytes[pos]))")
             }
         }
