@@ -33,6 +33,15 @@ import Testing
         #expect(v.serialized() == #"{"b":3,"a":2}"#)
     }
 
+    @Test func duplicateKeysInLargeParsedObjects() throws {
+        var text = "{"
+        for i in 0..<20 { text += "\"k\(i)\":\(i)," }
+        text += "\"k3\":\"three\",\"k15\":\"fifteen\",\"k20\":20}"
+        let v = try JSONValue.parse(text)
+        #expect(v.objectValue?.keys == (0...20).map { "k\($0)" })
+        #expect(v["k3"] == "three" && v["k15"] == "fifteen" && v["k19"] == 19 && v["k20"] == 20)
+    }
+
     @Test func largeObjectsUseTheHashedIndex() throws {
         var o = JSONObject()
         for i in 0..<100 { o["k\(i)"] = .number(i) }
