@@ -7,7 +7,7 @@ RELEASE_BIN := .build/release/moonpalace
 DEBUG_BIN := .build/debug/moonpalace
 VENV := .venv
 
-.PHONY: run test bench deps venv build release swift-test e2e-test crash-test clean
+.PHONY: run test bench deps venv build release swift-test e2e-test crash-test dict clean
 
 ## Install any missing system package (apt-get when root; otherwise print the exact command and stop).
 deps:
@@ -48,6 +48,16 @@ test: swift-test e2e-test
 ## Benchmarks print figures; they are not timed tests. Release build.
 bench: release venv
 	@for f in Benchmarks/*.sh; do echo "== $$f"; MOONPALACE_BIN=$(abspath $(RELEASE_BIN)) bash $$f || exit 1; done
+
+## Thousands of kill -9 rounds against the log writer (`make test` runs 200). ROUNDS=N to change.
+crash-test: deps venv
+	swift build
+	MOONPALACE_CRASH_ROUNDS=$${ROUNDS:-3000} MOONPALACE_BIN=$(abspath $(DEBUG_BIN)) $(VENV)/bin/python -m pytest -q Tests/e2e/test_log_crash.py
+
+## Retrain LZ4 dictionary 1 from the synthetic corpus and regenerate Sources/CPalaceDict/dictionaries.c.
+## Never replace a shipped dictionary: give a new one a new id (FORMAT.md, "Dictionary").
+dict:
+	tools/corpus/make_dict.sh
 
 clean:
 	rm -rf .build .venv
