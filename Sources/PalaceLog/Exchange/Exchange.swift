@@ -95,7 +95,8 @@ public struct ExchangeAssembler: Sendable {
 
 extension LogReader {
     /// Reassembles exchange `id`, reading from sequence `from` (e.g. the begin record's sequence from the index)
-    /// until its end record. Nil when no begin record for it is found.
+    /// until its end record (annotations written after the end are not included). Nil when no begin record is found
+    /// or the exchange is tombstoned.
     public func exchange(id: UInt64, from sequence: UInt64 = 0) -> Exchange? {
         var assembler = ExchangeAssembler()
         for stored in records(from: sequence) {

@@ -15,6 +15,7 @@ final class SegmentWriter {
     private(set) var size: UInt64
     private let fd: Int32
     private let io: FileIO
+    private var closed = false
 
     var base: UInt64 { header.baseSequence }
     var hasRecords: Bool { size > UInt64(header.headerSize) }
@@ -74,7 +75,15 @@ final class SegmentWriter {
         guard r == 0 else { throw .io(operation: "fsync", path: path, errno: -r) }
     }
 
-    func close() { _ = Glibc.close(fd) }
+    /// Closes the descriptor now; otherwise `deinit` does. Only the owner thread calls this, when no other
+    /// thread can still use the segment (after the group-commit thread stopped).
+    func close() {
+        guard !closed else { return }
+        closed = true
+        _ = Glibc.close(fd)
+    }
+
+    deinit { close() }
 }
 
 /// What recovery found in the active segment on open.

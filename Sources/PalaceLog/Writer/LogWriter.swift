@@ -24,6 +24,7 @@ public final class LogWriter: Sendable {
         do {
             let core = try WriterCore.recover(directory: directory, options: options, lock: lock)
             let writer = LogWriter(directory: directory, options: options, core: core)
+            try core.groupCommit?.start()
             try OwnerThread.start { core.run() }
             return writer
         } catch {

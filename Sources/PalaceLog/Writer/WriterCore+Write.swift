@@ -20,6 +20,7 @@ extension WriterCore {
             case .success:
                 counters = next
                 if dirtySince == nil { dirtySince = Posix.monotonicNanos() }
+                groupCommit?.noteWrite(to: segment)
                 done.append(contentsOf: group)
             case .failure(let error):
                 next = counters  // nothing of this group is in the file: give its numbers to later records
@@ -80,8 +81,7 @@ extension WriterCore {
         dirtySince = nil
         let header = SegmentHeader(baseSequence: counters.sequence, createdAt: Posix.nowMicros(),
                                    nextExchangeID: counters.exchangeID)
-        let fresh = try SegmentWriter.create(directory: directory, header: header, io: options.fileIO)
-        segment.close()
-        segment = fresh
+        // The old segment's descriptor closes when the last reference (maybe the group-commit thread's) goes.
+        segment = try SegmentWriter.create(directory: directory, header: header, io: options.fileIO)
     }
 }

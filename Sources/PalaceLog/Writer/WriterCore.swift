@@ -22,6 +22,8 @@ final class WriterCore: @unchecked Sendable {
     let directory: String
     let options: LogWriterOptions
     private let lockFile: LockFile
+    /// The `.batch` policy's fsync thread (nil for other policies).
+    let groupCommit: GroupCommit?
 
     // Guarded by `lock`.
     private let lock = ConditionLock()
@@ -44,6 +46,7 @@ final class WriterCore: @unchecked Sendable {
                  counters: Counters) {
         self.directory = directory; self.options = options; self.lockFile = lockFile
         self.segment = segment; self.counters = counters; published = Mutex(counters)
+        groupCommit = options.syncPolicy == .batch ? GroupCommit(intervalMs: options.batchSyncIntervalMs) : nil
     }
 
     static func recover(directory: String, options: LogWriterOptions, lock: LockFile) throws(LogError) -> WriterCore {
@@ -108,15 +111,7 @@ final class WriterCore: @unchecked Sendable {
         var batch: [Pending] = []
         while true {
             lock.lock()
-            while queue.isEmpty && syncWaiters.isEmpty && !closing {
-                if options.syncPolicy == .batch, let since = dirtySince {
-                    let deadline = since + UInt64(options.batchSyncIntervalMs) * 1_000_000
-                    if Posix.monotonicNanos() >= deadline { break }
-                    lock.wait(untilMonotonicNanos: deadline)
-                } else {
-                    lock.wait()
-                }
-            }
+            while queue.isEmpty && syncWaiters.isEmpty && !closing { lock.wait() }
             swap(&batch, &queue)
             let syncs = syncWaiters
             syncWaiters = []
@@ -124,10 +119,6 @@ final class WriterCore: @unchecked Sendable {
             lock.unlock()
 
             if !batch.isEmpty { write(batch); batch.removeAll(keepingCapacity: true) }
-            if options.syncPolicy == .batch, let since = dirtySince,
-               Posix.monotonicNanos() >= since + UInt64(options.batchSyncIntervalMs) * 1_000_000 {
-                _ = syncNow()  // a failed group commit is retried at the next one; `sync()` callers see errors
-            }
             if !syncs.isEmpty {
                 let r = syncNow()
                 for w in syncs { w.resume(returning: r) }
@@ -137,6 +128,8 @@ final class WriterCore: @unchecked Sendable {
     }
 
     private func syncNow() -> Result<Void, LogError> {
+        // A failed group commit is reported to the next caller who asks for durability.
+        if let e = groupCommit?.takeFailure() { dirtySince = nil; return .failure(e) }
         guard dirtySince != nil else { return .success(()) }
         do { try segment.sync() } catch { return .failure(error) }
         dirtySince = nil
@@ -144,6 +137,7 @@ final class WriterCore: @unchecked Sendable {
     }
 
     private func finish() {
+        groupCommit?.stop()
         let r = syncNow()
         segment.close()
         lockFile.release()

@@ -12,6 +12,8 @@ struct LogBenchCommand: AsyncParsableCommand {
     @Option(help: "2 KB records to append.") var smallRecords: Int = 400_000
     @Option(help: "64 KB records to append (16384 = 1 GiB).") var largeRecords: Int = 16_384
     @Option(help: "Size of the log for the open+recovery figure, in MiB.") var openMiB: Int = 1024
+    @Option(help: "fsync policy for the append figures.") var sync: String = "batch"
+    @Flag(help: "Append without compression (to separate codec and I/O costs).") var noCompression = false
 
     func run() async throws {
         let c = try LogBenchCorpus(path: corpus)
@@ -19,13 +21,17 @@ struct LogBenchCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 
         let small = dir + "/small"
-        let rate = try await append(c.chunks(size: 2048, count: 20_000), total: smallRecords, producers: 64, into: small)
-        print(String(format: "append 2 KB records, batch sync: %.0f records/s (%.0f MB/s raw)   budget >= 100000 records/s",
+        let (rate, cpu) = try await append(c.chunks(size: 2048, count: 20_000), total: smallRecords, producers: 64, into: small)
+        print(String(format: "append 2 KB records, \(sync) sync: %.0f records/s (%.0f MB/s raw)   budget >= 100000 records/s",
                      rate, rate * 2048 / 1e6))
+        print(String(format: "  CPU %.1f us per record (all threads, user+sys) = %.0f records/s if 2 cores were free for it",
+                     cpu * 1e6, 2 / cpu))
         let large = dir + "/large"
-        let lrate = try await append(c.chunks(size: 65536, count: 512), total: largeRecords, producers: 16, into: large)
-        print(String(format: "append 64 KB records, batch sync: %.0f MB/s raw (%.0f records/s)   budget >= 400 MB/s",
+        let (lrate, lcpu) = try await append(c.chunks(size: 65536, count: 512), total: largeRecords, producers: 16, into: large)
+        print(String(format: "append 64 KB records, \(sync) sync: %.0f MB/s raw (%.0f records/s)   budget >= 400 MB/s",
                      lrate * 65536 / 1e6, lrate))
+        print(String(format: "  CPU %.1f us per record (all threads, user+sys) = %.0f MB/s if 2 cores were free for it",
+                     lcpu * 1e6, 2 / lcpu * 65536 / 1e6))
 
         for (name, path) in [("2 KB", small), ("64 KB", large)] {
             let t0 = now()
@@ -64,10 +70,14 @@ struct LogBenchCommand: AsyncParsableCommand {
         }
     }
 
-    /// Appends `total` records cycling through `records` from `producers` concurrent tasks; records/s.
-    func append(_ records: [LogRecord], total: Int, producers: Int, into path: String) async throws -> Double {
+    /// Appends `total` records cycling through `records` from `producers` concurrent tasks;
+    /// returns records/s and CPU seconds (whole process, user + sys) per record.
+    func append(_ records: [LogRecord], total: Int, producers: Int, into path: String) async throws -> (Double, Double) {
+        let cpu0 = cpuSeconds()
         try? FileManager.default.removeItem(atPath: path)
-        let writer = try LogWriter.open(directory: path, options: LogWriterOptions(syncPolicy: .batch))
+        var options = LogWriterOptions(syncPolicy: SyncPolicy(rawValue: sync) ?? .batch)
+        options.compression = !noCompression
+        let writer = try LogWriter.open(directory: path, options: options)
         let t0 = now()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for p in 0..<producers {
@@ -84,7 +94,14 @@ struct LogBenchCommand: AsyncParsableCommand {
         try await writer.sync()
         let dt = now() - t0
         try await writer.close()
-        return Double(total) / dt
+        return (Double(total) / dt, (cpuSeconds() - cpu0) / Double(total))
+    }
+
+    func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec)
+            + Double(u.ru_stime.tv_usec) / 1e6
     }
 
     /// Builds a log of `MiB` on disk (stored raw), leaves a torn record at its end, and times open + recovery.
