@@ -1,6 +1,6 @@
 # moonpalace — the two commands: `make run` and `make test`. See README.md.
 SHELL := /bin/bash
-SYSTEM_PACKAGES := liblz4-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
+SYSTEM_PACKAGES := liblz4-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev pkg-config
 PORT ?= 9988
 ARGS ?=
 RELEASE_BIN := .build/release/moonpalace

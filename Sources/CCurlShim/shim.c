@@ -15,3 +15,13 @@ CURLcode ccurl_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_
 CURLcode ccurl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 
 CURLMcode ccurl_multi_setopt_long(CURLM *h, CURLMoption o, long v) { return curl_multi_setopt(h, o, v); }
+
+CURL *ccurl_msg_done(CURLMsg *msg, CURLcode *result) {
+    if (msg->msg != CURLMSG_DONE) return NULL;
+    *result = msg->data.result;
+    return msg->easy_handle;
+}
+int ccurl_pause_cont(void) { return CURLPAUSE_CONT; }
+size_t ccurl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
+size_t ccurl_readfunc_pause(void) { return CURL_READFUNC_PAUSE; }
+size_t ccurl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }

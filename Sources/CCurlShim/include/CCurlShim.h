@@ -1,8 +1,11 @@
 #ifndef CCURLSHIM_H
 #define CCURLSHIM_H
 // Fixed-signature wrappers around curl's variadic curl_easy_setopt / curl_easy_getinfo / curl_multi_setopt,
-// which Swift cannot call directly. One wrapper per argument type.
+// which Swift cannot call directly. One wrapper per argument type. Plus the few curl macros and unions that
+// do not import, and a streaming gunzip (zlib, which libcurl already depends on) for the capture copy of
+// gzip bodies that are passed through to the client compressed.
 #include <curl/curl.h>
+#include <stddef.h>
 
 typedef size_t (*ccurl_data_callback)(char *ptr, size_t size, size_t nmemb, void *userdata);
 typedef int (*ccurl_xferinfo_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
@@ -22,5 +25,23 @@ CURLcode ccurl_easy_getinfo_string(CURL *handle, CURLINFO info, char **value);
 CURLcode ccurl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value);
 
 CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
+
+/// The finished transfer's handle and result from a CURLMSG_DONE message (the `data` union does not import well).
+CURL *ccurl_msg_done(CURLMsg *msg, CURLcode *result);
+/// CURLPAUSE_CONT, CURL_WRITEFUNC_PAUSE, CURL_READFUNC_PAUSE, CURL_READFUNC_ABORT as plain values.
+int ccurl_pause_cont(void);
+size_t ccurl_writefunc_pause(void);
+size_t ccurl_readfunc_pause(void);
+size_t ccurl_readfunc_abort(void);
+
+/// Streaming gunzip (gzip or zlib framing, auto-detected). Opaque; one per body; not thread-safe.
+typedef struct ccurl_gunzip ccurl_gunzip;
+ccurl_gunzip *ccurl_gunzip_new(void);
+/// Feeds `len` compressed bytes; decompressed output is delivered through `sink` in pieces.
+/// Returns 0 while fine, 1 at the end of the compressed stream, -1 on damaged data (message via ccurl_gunzip_error).
+int ccurl_gunzip_feed(ccurl_gunzip *z, const unsigned char *data, size_t len,
+                      void (*sink)(void *ctx, const unsigned char *out, size_t n), void *ctx);
+const char *ccurl_gunzip_error(ccurl_gunzip *z);
+void ccurl_gunzip_free(ccurl_gunzip *z);
 
 #endif

@@ -1,0 +1,160 @@
+import Hummingbird
+import PalaceLog
+import PalaceWire
+
+/// One exchange's state from arrival to its end record: recorder, stream tap, timings, the log block.
+///
+/// Invariants: `finish()` or `fail(_:)` runs its effects once (the first call wins), so every begun exchange gets
+/// exactly one end record and one log block. Used by one task at a time (the handler, then the response body
+/// writer after the handler returned) — hence `@unchecked Sendable` for that hand-off, never shared concurrently.
+final class ExchangeState: @unchecked Sendable {
+    let context: ProxyContext
+    let method: String
+    let target: String
+    let plan: HeaderPolicy.RequestPlan
+    let recorder: ExchangeRecorder
+    let arrivedAt = Clock.nanos()
+    var sentAt: UInt64 = 0
+    private(set) var tap = StreamTap(contentType: nil)
+    private var head: UpstreamHead?
+    private var headAt: UInt64 = 0
+    private var gunzip: GzipDecoder?
+    private var warnings: [String] = []
+    private var ended = false
+
+    /// curl negotiated and decoded the response (the client did not ask for gzip).
+    var curlDecoded: Bool { !plan.clientAcceptsGzip && head?.header("content-encoding") != nil }
+
+    init(context: ProxyContext, method: String, target: String, plan: HeaderPolicy.RequestPlan) {
+        self.context = context
+        self.method = method
+        self.target = target
+        self.plan = plan
+        self.recorder = ExchangeRecorder(writer: context.writer, health: context.health)
+        context.inFlight.add(1, ordering: .relaxed)
+    }
+
+    func recordBegin(requestBody: [UInt8], complete: Bool) async {
+        await recorder.begin(ExchangeBegin(
+            exchangeID: 0, startedAt: Clock.unixMicros(), method: method, target: target,
+            endpoint: context.config.endpoint, requestHeaders: HeaderPolicy.masked(plan.headers),
+            requestBody: requestBody, requestBodyComplete: complete, clientRequestID: plan.clientRequestID,
+            flags: [], meta: []))
+    }
+
+    func received(head: UpstreamHead, at nanos: UInt64) {
+        self.head = head
+        headAt = nanos
+        tap = StreamTap(contentType: head.header("content-type"))
+        if plan.clientAcceptsGzip, let enc = head.header("content-encoding")?.lowercased() {
+            if enc == "gzip" || enc == "x-gzip" || enc == "deflate" { gunzip = GzipDecoder() }
+            else if enc != "identity" { warnings.append("response body recorded as received (\(enc)-encoded)") }
+        }
+    }
+
+    /// Response bytes on their way to the client: decoded for the record and the tap.
+    func observe(_ bytes: ByteBuffer) async {
+        let now = Clock.nanos()
+        if let gunzip {
+            let decoded = gunzip.decode(bytes.readableBytesView)
+            tap.feed(decoded, now: now)
+            await recorder.responseBody(decoded)
+        } else {
+            tap.feed(bytes.readableBytesView, now: now)
+            await recorder.responseBody(bytes.readableBytesView)
+        }
+    }
+
+    /// The upstream response ended normally.
+    func finish() async {
+        guard !ended else { return }
+        ended = true
+        tap.finish(now: Clock.nanos())
+        await complete(failure: nil)
+    }
+
+    /// The exchange failed at `error`'s step; returns the client's error response (when one can still be sent).
+    func fail(_ error: any Error) async -> Response {
+        let failure = (error as? UpstreamFailure) ?? UpstreamFailure(step: .connect, message: "\(error)")
+        if !ended {
+            ended = true
+            tap.finish(now: Clock.nanos())
+            await complete(failure: failure)
+        }
+        return ProxyErrorResponse.response(failure)
+    }
+
+    private func complete(failure: UpstreamFailure?) async {
+        let now = Clock.nanos()
+        let zero = sentAt == 0 ? arrivedAt : sentAt
+        let facts = tap.facts
+        var timings = ExchangeTimings()
+        if headAt > 0 { timings.ttfb = Int64(headAt &- zero) / 1000 }
+        if let first = tap.firstOutputNanos { timings.ttft = Int64(first &- zero) / 1000 }
+        timings.total = Int64(now &- zero) / 1000
+        timings.serverTimingMs = head?.header("server-timing").flatMap { ServerTiming.durationMs($0) }
+        if let usage = facts?.usage, let total = timings.total {
+            let ttft = timings.ttft ?? 0
+            let tokens = usage.completionTokens - (ttft > 0 ? 1 : 0)
+            let perToken = Double(total - ttft) / 1000 / Double(tokens)
+            if perToken > 0 && perToken.isFinite {
+                timings.tpotMs = perToken
+                timings.outputTokensPerSecond = 1000 / perToken
+            }
+        }
+        var flags: ExchangeFlags = []
+        if tap.isSSE { flags.insert(.stream) }
+        if gunzip != nil { flags.insert(.gzipResponse) }
+        if let reasons = facts?.finishReasons, reasons.contains("length") {
+            flags.insert(.truncated)
+            warnings.append(tap.isSSE ? "it seems that your max_tokens value is too small, please set a larger value"
+                : "it seems that your max_tokens value is too small, please set a value greater than \(facts?.usage?.completionTokens ?? 0)")
+        }
+        if let e = gunzip?.error { warnings.append("response body could not be decoded for the record: \(e)") }
+        if let e = tap.streamError { warnings.append("error event inside the stream: \(e)") }
+        if tap.mergeDropped { warnings.append("stream too large to merge into one chat.completion (the raw stream is recorded)") }
+
+        await recorder.end(ExchangeEnd(
+            exchangeID: 0, endedAt: Clock.unixMicros(), status: head?.status ?? 0,
+            responseHeaders: head?.headers ?? [], responseBody: [], responseBodyOffset: 0,
+            requestBodyLength: 0, responseBodyLength: 0, timings: timings,
+            requestID: head?.header("msh-request-id"), chatcmplID: facts?.id,
+            uid: head?.header("msh-uid"), gid: head?.header("msh-gid"), model: facts?.model, usage: facts?.usage,
+            finishReasons: facts?.finishReasons ?? [], flags: flags, warnings: warnings,
+            failure: failure.map { ExchangeFailure(step: $0.step.rawValue, message: $0.message) },
+            mergedCompletion: tap.mergedCompletion()))
+        context.inFlight.subtract(1, ordering: .relaxed)
+        printBlock(timings: timings, facts: facts, failure: failure)
+    }
+
+    private func printBlock(timings: ExchangeTimings, facts: CompletionSummary?, failure: UpstreamFailure?) {
+        var block = LogBlock()
+        block.method = method
+        block.target = target
+        block.status = head?.status ?? 0
+        block.reason = head.map { $0.reason.isEmpty ? HTTPResponse.Status(code: $0.status).reasonPhrase : $0.reason } ?? ""
+        block.latencySeconds = Double(timings.total ?? 0) / 1_000_000
+        block.requestContentType = plan.contentType
+        block.upstreamAcceptEncoding = plan.acceptEncodingSent
+        block.clientRequestID = plan.clientRequestID
+        block.responseContentType = head?.header("content-type")
+        block.responseContentEncoding = curlDecoded ? nil : head?.header("content-encoding")
+        block.mshRequestID = head?.header("msh-request-id")
+        block.serverTimingMs = timings.serverTimingMs
+        block.contextCacheID = head?.header("msh-context-cache-id")
+        block.uid = head?.header("msh-uid")
+        block.gid = head?.header("msh-gid")
+        block.completionID = facts?.id
+        block.ttftSeconds = timings.ttft.map { Double($0) / 1_000_000 }
+        block.tpotSeconds = timings.tpotMs.map { $0 / 1000 }
+        block.otps = timings.outputTokensPerSecond
+        block.usage = facts?.usage
+        if let status = head?.status, status >= 400 {
+            block.upstreamErrorBody = recorder.errorBodyPreview
+        }
+        block.proxyError = failure.map { "\($0.step.rawValue): \($0.message)" }
+        block.warnings = warnings + recorder.warnings
+        block.exchangeID = recorder.exchangeID
+        context.log.log(block.render(style: context.log.style))
+    }
+}

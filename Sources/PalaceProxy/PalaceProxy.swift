@@ -1,1 +1,0 @@
-// PalaceProxy — see DESIGN.md, "The house".

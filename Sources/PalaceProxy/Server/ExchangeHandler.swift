@@ -1,0 +1,153 @@
+import Hummingbird
+import PalaceLog
+
+/// Forwards one client request upstream and relays the answer, recording it (DESIGN.md "One exchange").
+///
+/// Order of effects, and why: (1) the first ≤ 64 KiB of the request body are read; (2) the `begin` record is
+/// appended — before anything goes upstream, so a crash leaves an incomplete exchange, never a missing one;
+/// (3) the upstream transfer starts and the rest of the body streams up; (4) the head comes back; (5) the body
+/// is relayed — buffered when it is a small non-stream body, else written to the client piece by piece as it
+/// arrives; (6) the `end` record is appended *before* the client's response completes (before the last bytes of a
+/// known-length body, before the terminating chunk of a chunked one), so every response a client received in full
+/// is on the log; (7) the log block is printed.
+struct ExchangeHandler: Sendable {
+    static let beginBodyBytes = 64 * 1024
+    /// Non-stream bodies of known length up to this size are relayed in one write, after the end record.
+    static let bufferedBodyLimit = 8 << 20
+
+    let context: ProxyContext
+
+    func handle(_ request: Request) async -> Response {
+        let method = request.method.rawValue
+        let target = request.head.path ?? "/"
+        if target == "/" && (method == "GET" || method == "HEAD") {
+            return WelcomePage.response(context, head: method == "HEAD")
+        }
+        let plan = HeaderPolicy.request(method: method, fields: request.headers, key: context.config.key)
+        let exchange = ExchangeState(context: context, method: method, target: target, plan: plan)
+
+        // (1) first part of the body
+        var body = request.body.makeAsyncIterator()
+        var first = ByteBuffer()
+        var bodyDone = plan.bodyLength == nil || plan.bodyLength == 0
+        var readFailure: UpstreamFailure?
+        while !bodyDone && first.readableBytes < Self.beginBodyBytes {
+            do {
+                if var part = try await body.next() { first.writeBuffer(&part) } else { bodyDone = true }
+            } catch {
+                readFailure = UpstreamFailure(step: .readRequestBody, message: "reading the client's request body failed: \(error)")
+                break
+            }
+        }
+        // (2) begin record
+        var beginPart = first.getSlice(at: first.readerIndex, length: min(first.readableBytes, Self.beginBodyBytes)) ?? ByteBuffer()
+        let rest = first.getSlice(at: first.readerIndex + beginPart.readableBytes, length: first.readableBytes - beginPart.readableBytes)
+        await exchange.recordBegin(requestBody: beginPart.readBytes(length: beginPart.readableBytes) ?? [],
+                                   complete: bodyDone && (rest?.readableBytes ?? 0) == 0)
+        if let rest, rest.readableBytes > 0 { await exchange.recorder.requestBody(rest) }
+        if let readFailure { return await exchange.fail(readFailure) }
+
+        // (3) upstream
+        let transfer: UpstreamTransfer
+        do {
+            transfer = try context.loop.transfer(UpstreamRequest(
+                method: method, url: context.config.endpoint + target, headers: plan.headers,
+                bodyLength: plan.bodyLength, decodeCompression: !plan.clientAcceptsGzip,
+                idleTimeoutSeconds: context.config.idleTimeoutSeconds))
+        } catch {
+            return await exchange.fail(error)
+        }
+        if plan.bodyLength != nil {
+            await transfer.sendBody(first)
+            if bodyDone { transfer.finishBody() }
+        }
+        exchange.sentAt = Clock.nanos()
+        transfer.start()
+        if !bodyDone {
+            do {
+                while var part = try await body.next() {
+                    await exchange.recorder.requestBody(part)
+                    await transfer.sendBody(part)
+                    part.clear()
+                }
+                await exchange.recorder.finishRequestBody()
+                transfer.finishBody()
+            } catch {
+                transfer.abortBody(UpstreamFailure(step: .readRequestBody,
+                                                   message: "reading the client's request body failed: \(error)"))
+            }
+        }
+
+        // (4) head
+        let head: UpstreamHead
+        switch await transfer.head() {
+        case .failure(let failure): return await exchange.fail(failure)
+        case .success(let h): head = h
+        }
+        exchange.received(head: head, at: transfer.headAtNanos)
+        return await relay(head: head, transfer: transfer, exchange: exchange)
+    }
+
+    /// (5)–(7): relays the body, buffered or streamed.
+    private func relay(head: UpstreamHead, transfer: UpstreamTransfer, exchange: ExchangeState) async -> Response {
+        let status = HTTPResponse.Status(code: head.status, reasonPhrase: head.reason)
+        let noBody = exchange.method == "HEAD" || head.status == 204 || head.status == 304
+        let declared = exchange.curlDecoded ? nil : head.header("content-length").flatMap { Int($0) }
+        let fields = HeaderPolicy.response(head.headers, dropEncoding: exchange.curlDecoded, keepLength: noBody)
+
+        // Small non-stream bodies (by the upstream's own length, encoded or not) are relayed in one write.
+        let upstreamLength = head.header("content-length").flatMap { Int($0) }
+        if noBody || (!exchange.tap.isSSE && (upstreamLength ?? .max) <= Self.bufferedBodyLimit) {
+            var all = ByteBuffer()
+            while true {
+                switch await transfer.nextBody() {
+                case .bytes(let b):
+                    await exchange.observe(b)
+                    var b = b
+                    all.writeBuffer(&b)
+                case .end:
+                    await exchange.finish()
+                    return noBody ? Response(status: status, headers: fields)
+                        : Response(status: status, headers: fields, body: ResponseBody(byteBuffer: all))
+                case .failed(let failure):
+                    return await exchange.fail(failure)
+                }
+            }
+        }
+
+        let isSSE = exchange.tap.isSSE
+        let body = ResponseBody(contentLength: declared) { writer in
+            var sent = 0
+            var held: ByteBuffer?
+            while true {
+                switch await transfer.nextBody() {
+                case .bytes(let b):
+                    if let declared, sent + b.readableBytes >= declared {
+                        // The completing bytes wait for the end record (invariant 6).
+                        await exchange.observe(b)
+                        held = b
+                        continue
+                    }
+                    do { try await writer.write(b) } catch {
+                        let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
+                        transfer.cancel(failure)
+                        _ = await exchange.fail(failure)
+                        throw error
+                    }
+                    sent += b.readableBytes
+                    await exchange.observe(b)
+                case .end:
+                    await exchange.finish()
+                    if let held { try await writer.write(held) }
+                    try await writer.finish(nil)
+                    return
+                case .failed(let failure):
+                    _ = await exchange.fail(failure)
+                    if isSSE { try? await writer.write(ProxyErrorResponse.sseEvent(failure)) }
+                    throw failure
+                }
+            }
+        }
+        return Response(status: status, headers: fields, body: body)
+    }
+}

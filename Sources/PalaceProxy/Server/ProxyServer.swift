@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Hummingbird
+import Logging
+import PalaceLog
+import ServiceLifecycle
+
+/// Routes every request of every method and path to the exchange handler (no router: nothing is special but `GET /`).
+struct ProxyResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let handler: ExchangeHandler
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        await handler.handle(request)
+    }
+}
+
+/// The capture proxy: Hummingbird server in front, curl loop behind, log writer beside.
+///
+/// Lifecycle: `run()` serves until SIGINT/SIGTERM, then stops accepting, lets in-flight exchanges finish (bounded
+/// by `shutdownGraceSeconds`), stops the curl loop, and syncs and closes the log — nothing acknowledged is lost.
+public final class ProxyServer: Sendable {
+    public let context: ProxyContext
+
+    /// Opens the log and the curl loop. A log that cannot be opened (locked by another moonpalace, unwritable
+    /// directory) stops the start with that message: running without capture would silently lose exchanges.
+    public init(config: ProxyConfiguration, environment: [String: String]) throws {
+        let log = StderrLog(environment: environment)
+        let health = CaptureHealth(announce: { message in log.log(log.style.boldRed(message)) })
+        let writer = try LogWriter.open(directory: config.logDirectory, options: LogWriterOptions(syncPolicy: config.syncPolicy))
+        Self.raiseFileLimit()
+        let loop = try CurlLoop()
+        context = ProxyContext(config: config, loop: loop, writer: writer, health: health, log: log)
+    }
+
+    /// Serves until a shutdown signal. `onRunning` gets the bound port once listening (the banner goes there).
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let config = context.config
+        var logger = Logger(label: "moonpalace")
+        logger.logLevel = .error
+        let app = Application(
+            responder: ProxyResponder(handler: ExchangeHandler(context: context)),
+            configuration: ApplicationConfiguration(
+                address: .hostname(config.host, port: config.port), serverName: nil, backlog: 1024),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? config.port) },
+            logger: logger)
+        var groupConfig = ServiceGroupConfiguration(
+            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
+        let group = ServiceGroup(configuration: groupConfig)
+        var runError: (any Error)?
+        do { try await group.run() } catch { runError = error }
+        await drain()
+        if let runError { throw runError }
+    }
+
+    /// Each exchange holds two sockets (client and upstream): raise the soft descriptor limit to the hard one.
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    /// Waits (bounded) for in-flight exchanges to write their end records, then stops curl and closes the log.
+    func drain() async {
+        let deadline = Clock.nanos() + UInt64(context.config.shutdownGraceSeconds) * 1_000_000_000
+        while context.inFlight.load(ordering: .relaxed) > 0 && Clock.nanos() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        context.loop.stop()
+        do { try await context.writer.sync(); try await context.writer.close() } catch {
+            context.log.log(context.log.style.boldRed("could not sync the log at shutdown: \(error)"))
+        }
+    }
+}
+
+extension ProxyServer {
+    /// Prints the start banner (bold white on a terminal), MoonPalace's exact wording.
+    public func banner(_ text: String) {
+        context.log.log(context.log.style.boldWhite(text))
+    }
+}

@@ -1,0 +1,123 @@
+import PalaceLog
+import PalaceWire
+
+/// Watches a decoded response body on its way to the client and extracts what the end record and the log block
+/// need: completion id, model, usage, finish reasons, TTFT, and — for streams — the merged `chat.completion`.
+///
+/// One parser for the whole project: SSE goes through PalaceWire's `SSEParser` (events of any length, split across
+/// reads, a final event without its blank line) and chunks through its `CompletionMerger`. The tap never changes
+/// what the client receives; a body it cannot understand just yields fewer facts.
+struct StreamTap {
+    /// Non-stream JSON bodies above this size are not analysed (they still pass and are recorded).
+    static let maxAnalysedBody = 8 << 20
+    /// Streams are merged into one `chat.completion` up to this much event data; beyond it the merge is dropped
+    /// (memory stays bounded for huge streams — the raw stream is in the record) and facts come from the chunks.
+    static let maxMergedData = 8 << 20
+
+    let isSSE: Bool
+    private var parser = SSEParser()
+    private var merger = CompletionMerger()
+    private var sawCompletionChunk = false
+    private var mergedData = 0
+    private(set) var mergeDropped = false
+    // Facts seen chunk by chunk (used when the merge was dropped).
+    private var chunkID: String?
+    private var chunkModel: String?
+    private var chunkUsage: WireUsage?
+    private var chunkReasons: [Int: String] = [:]
+    private var jsonBody: [UInt8] = []
+    private var jsonTooLarge = false
+    /// Monotonic time of the first event carrying output (content, reasoning_content or tool-call arguments).
+    private(set) var firstOutputNanos: UInt64?
+    private(set) var facts: CompletionSummary?
+    /// An `error` object sent inside the stream (Moonshot reports some failures this way).
+    private(set) var streamError: String?
+
+    init(contentType: String?) {
+        let type = contentType?.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() } ?? ""
+        isSSE = type == "text/event-stream"
+        analyseJSON = type == "application/json"
+    }
+    private let analyseJSON: Bool
+
+    mutating func feed(_ bytes: some Collection<UInt8>, now: UInt64) {
+        if isSSE {
+            for event in parser.feed(bytes) { handle(event, now: now) }
+        } else if analyseJSON && !jsonTooLarge {
+            if jsonBody.count + bytes.count > Self.maxAnalysedBody { jsonTooLarge = true; jsonBody = [] }
+            else { jsonBody.append(contentsOf: bytes) }
+        }
+    }
+
+    /// Ends the body: flushes a final event without its blank line and computes the summary.
+    mutating func finish(now: UInt64) {
+        if isSSE {
+            if let last = parser.finish() { handle(last, now: now) }
+            if sawCompletionChunk && !mergeDropped { facts = CompletionSummary(merger.result()) }
+            else if sawCompletionChunk {
+                facts = CompletionSummary(id: chunkID, model: chunkModel, usage: chunkUsage, finishReasons: chunkReasons)
+            }
+        } else if analyseJSON, !jsonBody.isEmpty, let value = try? JSONValue.parse(jsonBody) {
+            facts = CompletionSummary(value)
+        }
+    }
+
+    /// JSON of the merged `chat.completion`, for streams of completion chunks.
+    func mergedCompletion() -> [UInt8]? {
+        guard isSSE, sawCompletionChunk, !mergeDropped else { return nil }
+        return Array(merger.result().serialized().utf8)
+    }
+
+    private mutating func handle(_ event: SSEEvent, now: UInt64) {
+        guard !event.isDone, !event.data.isEmpty, let value = try? JSONValue.parse(event.data) else { return }
+        if let error = value["error"] { streamError = error.serialized(); return }
+        guard value["choices"] != nil else { return }
+        sawCompletionChunk = true
+        let f = CompletionFacts.of(value)
+        if firstOutputNanos == nil && f.hasOutput { firstOutputNanos = now }
+        if let id = f.id { chunkID = id }
+        if let model = f.model { chunkModel = model }
+        if let usage = f.usage { chunkUsage = usage }
+        for (index, reason) in f.finishReasons { chunkReasons[index] = reason }
+        guard !mergeDropped else { return }
+        mergedData += event.data.utf8.count
+        if mergedData > Self.maxMergedData {
+            mergeDropped = true
+            merger = CompletionMerger()
+        } else {
+            merger.add(chunk: value)
+        }
+    }
+}
+
+/// The facts of one completion (a non-stream body, or the merged stream) in the log's terms.
+struct CompletionSummary {
+    var id: String?
+    var model: String?
+    var usage: Usage?
+    var finishReasons: [String]
+
+    init(_ value: JSONValue) {
+        let facts = CompletionFacts.of(value)
+        self.init(id: facts.id, model: facts.model, usage: facts.usage, finishReasons: facts.finishReasons)
+    }
+
+    init(id: String?, model: String?, usage: WireUsage?, finishReasons: [Int: String]) {
+        self.id = id
+        self.model = model
+        self.usage = usage.map {
+            Usage(promptTokens: $0.promptTokens, completionTokens: $0.completionTokens,
+                  totalTokens: $0.totalTokens, cachedTokens: $0.cachedTokens)
+        }
+        self.finishReasons = finishReasons.sorted { $0.key < $1.key }.map(\.value)
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return s
+    }
+}

@@ -1,0 +1,58 @@
+import HTTPTypes
+import PalaceLog
+import Testing
+@testable import PalaceProxy
+
+@Suite struct HeaderPolicyTests {
+    func fields(_ pairs: [(String, String)]) -> HTTPFields {
+        var f = HTTPFields()
+        for (n, v) in pairs { f.append(HTTPField(name: HTTPField.Name(n)!, value: v)) }
+        return f
+    }
+
+    @Test func hopByHopAndConnectionNamedHeadersAreDropped() {
+        let plan = HeaderPolicy.request(method: "POST", fields: fields([
+            ("Host", "127.0.0.1:9988"), ("Connection", "keep-alive, X-Secret-Hop"), ("X-Secret-Hop", "1"),
+            ("Keep-Alive", "timeout=5"), ("Content-Length", "12"), ("Content-Type", "application/json; charset=utf-8"),
+            ("X-Request-Id", "req-1"), ("TE", "trailers"), ("Upgrade", "h2c"), ("X-Kept", "yes"),
+        ]), key: nil)
+        #expect(plan.headers.map(\.name) == ["Content-Type", "X-Request-Id", "X-Kept"])
+        #expect(plan.bodyLength == 12)
+        #expect(plan.clientRequestID == "req-1")
+        #expect(plan.contentType == "application/json")
+    }
+
+    @Test func keyReplacesAuthorizationAndIsMaskedInTheRecord() {
+        let plan = HeaderPolicy.request(method: "GET", fields: fields([("Authorization", "Bearer client")]), key: "sk-abcdefwxyz")
+        #expect(plan.headers == [HeaderField(name: "Authorization", value: "Bearer sk-abcdefwxyz")])
+        #expect(HeaderPolicy.masked(plan.headers)[0].value == "Bearer *********wxyz")
+        #expect(plan.bodyLength == nil)
+    }
+
+    @Test func gzipIsPassedOnlyWhenTheClientAcceptsIt() {
+        #expect(HeaderPolicy.acceptsGzip("gzip"))
+        #expect(HeaderPolicy.acceptsGzip("br, gzip;q=0.8"))
+        #expect(!HeaderPolicy.acceptsGzip("gzip;q=0"))
+        #expect(!HeaderPolicy.acceptsGzip("identity"))
+        let no = HeaderPolicy.request(method: "GET", fields: fields([("Accept-Encoding", "identity")]), key: nil)
+        #expect(no.headers.isEmpty && !no.clientAcceptsGzip)
+        let yes = HeaderPolicy.request(method: "GET", fields: fields([("Accept-Encoding", "gzip, deflate")]), key: nil)
+        #expect(yes.clientAcceptsGzip && yes.acceptEncodingSent == "gzip, deflate")
+    }
+
+    @Test func chunkedOrLengthlessUploadsStreamWithUnknownLength() {
+        let chunked = HeaderPolicy.request(method: "POST", fields: fields([("Transfer-Encoding", "chunked")]), key: nil)
+        #expect(chunked.bodyLength == -1)
+        #expect(HeaderPolicy.request(method: "PUT", fields: fields([]), key: nil).bodyLength == -1)
+        #expect(HeaderPolicy.request(method: "DELETE", fields: fields([]), key: nil).bodyLength == nil)
+    }
+
+    @Test func responseDropsHopByHopAndDecodedEncoding() {
+        let upstream = [HeaderField(name: "Content-Encoding", value: "gzip"), HeaderField(name: "Content-Length", value: "10"),
+                        HeaderField(name: "Transfer-Encoding", value: "chunked"), HeaderField(name: "Msh-Request-Id", value: "r1")]
+        let decoded = HeaderPolicy.response(upstream, dropEncoding: true, keepLength: false)
+        #expect(decoded.map(\.name.canonicalName) == ["msh-request-id"])
+        let passed = HeaderPolicy.response(upstream, dropEncoding: false, keepLength: true)
+        #expect(passed.map(\.name.canonicalName) == ["content-encoding", "content-length", "msh-request-id"])
+    }
+}

@@ -1,0 +1,171 @@
+"""`moonpalace start`: forwarding fidelity with real clients (OpenAI SDK, curl) against the mock and a stand-in."""
+import asyncio
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import urllib.request
+
+try:
+    import httpx
+except ImportError:  # the SDK in this venv ships its HTTP client as httpx2
+    import httpx2 as httpx
+import openai
+import pytest
+
+from test_proxy_util import dump_exchanges, normalize_ids, proxy_factory, stand_in  # noqa: F401 (fixtures)
+
+CHAT = {"model": "moonshot-v1-8k", "messages": [{"role": "user", "content": "Tell me about the moon."}], "seed": 7}
+
+
+def raw_post(url, body, headers=None):
+    with httpx.Client(timeout=30) as c:
+        r = c.post(url, content=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})})
+        return r.status_code, dict(r.headers), r.content
+
+
+def test_sdk_sync_async_stream_tools_equal_direct(mock_server, proxy_factory, moonpalace_bin):
+    proxy = proxy_factory(mock_server.removesuffix("/v1"))
+    direct = openai.OpenAI(base_url=mock_server, api_key="sk-test-direct-0000")
+    via = openai.OpenAI(base_url=proxy.base_url, api_key="sk-test-proxy-1234")
+
+    # sync, non-stream: the body bytes equal the direct ones (ids and clock values blanked)
+    d = direct.chat.completions.with_raw_response.create(**CHAT)
+    v = via.chat.completions.with_raw_response.create(**CHAT)
+    assert normalize_ids(v.http_response.content) == normalize_ids(d.http_response.content)
+    assert v.parse().choices[0].message.content == d.parse().choices[0].message.content
+
+    # stream: the same event bytes, and the SDK assembles the same text
+    def stream_bytes(base):
+        with httpx.stream("POST", base + "/chat/completions", json={**CHAT, "stream": True}, timeout=30) as r:
+            return b"".join(r.iter_bytes())
+    assert normalize_ids(stream_bytes(proxy.base_url)) == normalize_ids(stream_bytes(mock_server))
+    def sdk_text(client):
+        return "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(**CHAT, stream=True)
+                       if c.choices)
+    assert sdk_text(via) == sdk_text(direct) != ""
+
+    # async client
+    async def run_async():
+        client = openai.AsyncOpenAI(base_url=proxy.base_url, api_key="sk-async")
+        results = await asyncio.gather(*[client.chat.completions.create(**CHAT) for _ in range(8)])
+        await client.close()
+        return results
+    results = asyncio.run(run_async())
+    assert len({r.choices[0].message.content for r in results}) == 1
+
+    # tool calls, streamed: arguments arrive intact
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+    msgs = [{"role": "user", "content": "weather in Paris?"}]
+    args = {}
+    for chunk in via.chat.completions.create(model="moonshot-v1-8k", messages=msgs, tools=tools, stream=True, seed=3):
+        for tc in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            args[tc.index] = args.get(tc.index, "") + (tc.function.arguments or "")
+    assert args and all(json.loads(a) is not None for a in args.values())
+    plain = direct.chat.completions.create(model="moonshot-v1-8k", messages=msgs, tools=tools, seed=3)
+    assert plain.choices[0].message.tool_calls
+
+    # the records: begin+end for each, stream flag and merged completion for the streams
+    exchanges = dump_exchanges(moonpalace_bin, proxy.data_dir)
+    assert len(exchanges) >= 12
+    assert all(x["end"] is not None for x in exchanges.values())
+
+
+def test_errors_pass_through_and_sdk_raises(mock_server, proxy_factory):
+    proxy = proxy_factory(mock_server.removesuffix("/v1"))
+    via = openai.OpenAI(base_url=proxy.base_url, api_key="sk-x", max_retries=0)
+    for scenario, exc, status in [("unauthorized", openai.AuthenticationError, 401),
+                                  ("rate-limit", openai.RateLimitError, 429),
+                                  ("error-500", openai.InternalServerError, 500),
+                                  ("content-filter", openai.BadRequestError, 400)]:
+        with pytest.raises(exc) as info:
+            via.chat.completions.create(**CHAT, extra_headers={"X-Mock-Scenario": scenario})
+        assert info.value.status_code == status
+        d_status, _, d_body = raw_post(mock_server + "/chat/completions", CHAT, {"X-Mock-Scenario": scenario})
+        p_status, _, p_body = raw_post(proxy.base_url + "/chat/completions", CHAT, {"X-Mock-Scenario": scenario})
+        assert (p_status, normalize_ids(p_body)) == (d_status, normalize_ids(d_body))
+
+
+def test_curl_bytes_equal_direct(mock_server, proxy_factory):
+    proxy = proxy_factory(mock_server.removesuffix("/v1"))
+    body = json.dumps({**CHAT, "stream": True})
+    def curl(base):
+        return subprocess.run(["curl", "-sS", "-N", base + "/chat/completions", "-H", "Content-Type: application/json",
+                               "-d", body], capture_output=True, timeout=30, check=True).stdout
+    assert normalize_ids(curl(proxy.base_url)) == normalize_ids(curl(mock_server))
+    models = lambda base: subprocess.run(["curl", "-sS", base + "/models"], capture_output=True, check=True).stdout
+    assert models(proxy.base_url) == models(mock_server)
+
+
+def test_query_methods_headers_and_key(stand_in, proxy_factory):
+    proxy = proxy_factory(stand_in, "--key", "sk-injected-key-9876")
+    with httpx.Client(timeout=10) as c:
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]:
+            r = c.request(method, proxy.root + "/v1/files?purpose=file-extract&limit=2&q=a%20b",
+                          content=b"payload" if method in ("POST", "PUT", "PATCH") else None,
+                          headers={"Authorization": "Bearer client-key", "X-Custom": "kept",
+                                   "Connection": "keep-alive, X-Hop", "X-Hop": "dropped"})
+            assert r.status_code == 200, r.text
+            echo = r.json()
+            assert echo["method"] == method
+            assert echo["path"] == "/v1/files?purpose=file-extract&limit=2&q=a%20b"
+            assert echo["headers"]["authorization"] == "Bearer sk-injected-key-9876"
+            assert echo["headers"]["x-custom"] == "kept"
+            assert "x-hop" not in echo["headers"]
+        head = c.head(proxy.root + "/v1/anything")
+        assert head.status_code == 200 and head.content == b""
+    # the log block never shows the key; the banner is exact
+    assert "sk-injected-key-9876" not in proxy.output
+    assert f'MoonPalace Starts => change base_url to "{proxy.base_url}"' in proxy.output
+
+
+def test_gzip_client_gets_what_it_asked_for(stand_in, proxy_factory, moonpalace_bin):
+    proxy = proxy_factory(stand_in)
+    req = urllib.request.Request(proxy.root + "/gzip", headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req) as r:
+        assert r.headers["Content-Encoding"] == "gzip"
+        assert json.loads(gzip.decompress(r.read()))["hello"] == "gzip"
+    req = urllib.request.Request(proxy.root + "/gzip", headers={"Accept-Encoding": "identity"})
+    with urllib.request.urlopen(req) as r:
+        assert r.headers.get("Content-Encoding") is None
+        assert json.loads(r.read())["hello"] == "gzip"
+
+
+def test_browser_root_page_and_v1_forwarded(stand_in, proxy_factory):
+    proxy = proxy_factory(stand_in)
+    r = httpx.get(proxy.root + "/")
+    assert r.status_code == 200 and "MoonPalace" in r.text and "/v1" in r.text
+    assert httpx.get(proxy.root + "/v1/").json()["path"] == "/v1/"
+
+
+def test_large_upload_and_download_stream_with_bounded_memory(stand_in, proxy_factory):
+    from test_proxy_util import rss_kib
+    proxy = proxy_factory(stand_in)
+    size = 100 * 1024 * 1024
+    block = os.urandom(1 << 20)
+    digest = hashlib.sha256()
+    def gen():
+        for _ in range(100):
+            digest.update(block)
+            yield block
+    with httpx.Client(timeout=120) as c:
+        r = c.post(proxy.root + "/v1/files", content=gen())
+        assert r.status_code == 200
+        assert r.json()["body_length"] == size and r.json()["body_sha256"] == digest.hexdigest()
+        got = 0
+        with c.stream("GET", proxy.root + f"/big?n={size}") as resp:
+            for piece in resp.iter_bytes():
+                got += len(piece)
+        assert got == size
+    assert rss_kib(proxy.process.popen.pid) < 200 * 1024
+
+
+def test_bad_flags_are_clear_errors(moonpalace_bin, tmp_path):
+    r = subprocess.run([moonpalace_bin, "start", "--port", "70000", "--data-dir", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode != 0 and "70000" in r.stderr
+    r = subprocess.run([moonpalace_bin, "start", "--sync", "sometimes", "--data-dir", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode != 0 and "always, batch or none" in r.stderr
+    help_text = subprocess.run([moonpalace_bin, "start", "--help"], capture_output=True, text=True).stdout
+    assert "--key" in help_text and "--upstream-idle-timeout" in help_text and "9988" in help_text
