@@ -169,3 +169,57 @@ def test_bad_flags_are_clear_errors(moonpalace_bin, tmp_path):
     assert r.returncode != 0 and "always, batch or none" in r.stderr
     help_text = subprocess.run([moonpalace_bin, "start", "--help"], capture_output=True, text=True).stdout
     assert "--key" in help_text and "--upstream-idle-timeout" in help_text and "9988" in help_text
+
+
+def test_endpoint_mock_runs_offline(proxy_factory, moonpalace_bin):
+    proxy = proxy_factory("mock")
+    client = openai.OpenAI(base_url=proxy.base_url, api_key="sk-offline")
+    answer = client.chat.completions.create(**CHAT)
+    assert answer.object == "chat.completion" and answer.choices[0].message.content
+    x = dump_exchanges(moonpalace_bin, proxy.data_dir)
+    assert len(x) == 1 and list(x.values())[0]["end"]["chatcmpl_id"] == answer.id
+
+
+def test_environment_proxy_is_used_for_upstream(stand_in, proxy_factory):
+    # curl honours http_proxy/HTTPS_PROXY/NO_PROXY: the stand-in, as a forward proxy, sees the absolute URL
+    proxy = proxy_factory("http://upstream.example.invalid", env={"http_proxy": stand_in, "NO_PROXY": ""})
+    echo = httpx.get(proxy.root + "/v1/models?x=1", timeout=10).json()
+    assert echo["path"] == "http://upstream.example.invalid/v1/models?x=1"
+    proxy = proxy_factory("http://upstream.example.invalid",
+                          env={"http_proxy": stand_in, "NO_PROXY": "upstream.example.invalid"})
+    r = httpx.get(proxy.root + "/v1/models", timeout=30)
+    assert r.status_code == 502 and r.json()["error"]["type"] == "connect"
+
+
+def test_sse_events_arrive_as_soon_as_direct(stand_in, proxy_factory):
+    """Each event's delay from the upstream's write (timestamp inside the event) to the client, direct vs proxied."""
+    import socket
+    import statistics
+    import time as clock
+    proxy = proxy_factory(stand_in)
+
+    def lags(host_port, path):
+        s = socket.create_connection(host_port)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        out, buf = [], b""
+        while True:
+            piece = s.recv(65536)
+            now = clock.time()
+            if not piece:
+                break
+            buf += piece
+            while b"\n\n" in buf:
+                event, buf = buf.split(b"\n\n", 1)
+                if b'"t":' in event:
+                    out.append(now - float(event.split(b'"t":')[1].split(b"}")[0]))
+        s.close()
+        return out
+
+    upstream = ("127.0.0.1", int(stand_in.rsplit(":", 1)[1]))
+    direct = lags(upstream, "/sse?n=60&delay_ms=10")
+    proxied = lags(("127.0.0.1", proxy.port), "/sse?n=60&delay_ms=10")
+    assert len(direct) == len(proxied) == 60
+    added = sorted(p - statistics.median(direct) for p in proxied)
+    print("direct ms", [round(d * 1000, 2) for d in sorted(direct)], "added ms", [round(a * 1000, 2) for a in added])
+    assert added[len(added) // 2] <= 0.001, f"median added latency {added[len(added) // 2] * 1000:.3f} ms"
+    assert added[int(len(added) * 0.9)] <= 0.002, f"p90 added latency {added[int(len(added) * 0.9)] * 1000:.3f} ms"

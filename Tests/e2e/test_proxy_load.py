@@ -78,15 +78,17 @@ def test_kill_9_mid_streams_loses_nothing_begun(mock_server, proxy_factory, moon
     pid = proxy.process.popen.pid
 
     async def main():
-        tasks = [asyncio.create_task(stream_once(proxy.port, f"k-{i}", chunks=40, delay_ms=20)) for i in range(50)]
-        await asyncio.sleep(0.3)
-        # a few finish before the kill: short ones
-        short = [asyncio.create_task(stream_once(proxy.port, f"s-{i}", chunks=2, delay_ms=1)) for i in range(10)]
-        await asyncio.gather(*short)
+        # some exchanges complete in full first, then 50 long streams are cut by the kill
+        short = await asyncio.gather(*[stream_once(proxy.port, f"s-{i}", chunks=2, delay_ms=1) for i in range(10)])
+        tasks = [asyncio.create_task(stream_once(proxy.port, f"k-{i}", chunks=100, delay_ms=20)) for i in range(50)]
+        await asyncio.sleep(0.6)
         os.kill(pid, signal.SIGKILL)
-        return await asyncio.gather(*tasks) + [s.result() for s in short]
+        return list(await asyncio.gather(*tasks)) + list(short)
     results = asyncio.run(main())
     proxy.process.popen.wait(timeout=5)
+    # restart on the same log: recovery keeps every record and new exchanges continue after them
+    again = proxy_factory(mock_server.removesuffix("/v1"), data_dir=proxy.data_dir)
+    assert asyncio.run(stream_once(again.port, "after-restart", chunks=2, delay_ms=0))[1]
     ids = [f"k-{i}" for i in range(50)] + [f"s-{i}" for i in range(10)]
     records = by_request_id(dump_exchanges(moonpalace_bin, proxy.data_dir))
     for rid, (got_head, complete, _) in zip(ids, results):
@@ -95,7 +97,11 @@ def test_kill_9_mid_streams_loses_nothing_begun(mock_server, proxy_factory, moon
         if complete:
             assert records[rid]["end"] is not None, f"{rid} was received in full but its exchange is incomplete"
     assert sum(1 for r in results if r[1]) >= 10
-    assert any(x["end"] is None for x in records.values()), "the kill should have left incomplete exchanges"
+    after = wait_until(lambda: by_request_id(dump_exchanges(moonpalace_bin, proxy.data_dir)).get("after-restart"))
+    assert after and after["end"] is not None
+    assert after["begin"]["exchange"] > max(x["begin"]["exchange"] for k, x in records.items() if k != "after-restart")
+    assert any(x["end"] is None for x in records.values()), \
+        f"the kill should have left incomplete exchanges: {[(r[0], r[1], len(r[2])) for r in results]} {len(records)}"
 
 
 def test_sigterm_under_load_finishes_in_flight_and_loses_nothing(mock_server, proxy_factory, moonpalace_bin):
