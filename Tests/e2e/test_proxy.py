@@ -71,6 +71,11 @@ def test_sdk_sync_async_stream_tools_equal_direct(mock_server, proxy_factory, mo
     exchanges = dump_exchanges(moonpalace_bin, proxy.data_dir)
     assert len(exchanges) >= 12
     assert all(x["end"] is not None for x in exchanges.values())
+    streams = [x["end"] for x in exchanges.values() if "stream" in x["end"]["flags"] and x["end"].get("chatcmpl_id")]
+    assert streams and all(json.loads(e["merged_completion"])["object"] == "chat.completion" for e in streams)
+    assert all(e["usage"]["total_tokens"] > 0 for e in streams if "usage" in e)
+    begin = next(iter(exchanges.values()))["begin"]
+    assert all("sk-test" not in h for h in json.dumps(begin["request_headers"]).split(","))
 
 
 def test_errors_pass_through_and_sdk_raises(mock_server, proxy_factory):
@@ -131,6 +136,11 @@ def test_gzip_client_gets_what_it_asked_for(stand_in, proxy_factory, moonpalace_
     with urllib.request.urlopen(req) as r:
         assert r.headers.get("Content-Encoding") is None
         assert json.loads(r.read())["hello"] == "gzip"
+    # both records hold the decoded body; the passed-through one is flagged gzip_response
+    ends = [x["end"] for _, x in sorted(dump_exchanges(moonpalace_bin, proxy.data_dir).items())]
+    assert len(ends) == 2
+    assert all(json.loads(e["response_body"])["hello"] == "gzip" for e in ends)
+    assert "gzip_response" in ends[0]["flags"] and "gzip_response" not in ends[1]["flags"]
 
 
 def test_browser_root_page_and_v1_forwarded(stand_in, proxy_factory):
