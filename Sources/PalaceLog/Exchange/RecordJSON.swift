@@ -1,6 +1,9 @@
 /// JSON Lines rendering of records for `log dump` (field list in README, "log dump").
 /// Bodies are strings when valid UTF-8, otherwise base64 with a sibling `<field>_encoding: "base64"`.
 public enum RecordJSON {
+    /// `s` as a JSON string literal (quotes included).
+    public static func quote(_ s: String) -> String { JSONObjectWriter.quote(s) }
+
     public static func line(_ s: StoredRecord) -> String {
         var o = JSONObjectWriter()
         o.number("id", s.sequence)

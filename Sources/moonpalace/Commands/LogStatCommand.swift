@@ -51,7 +51,7 @@ struct LogStatCommand: AsyncParsableCommand {
                 + "\"last_id\":\(seg.lastSequence.map(String.init) ?? "null")}"
         }
         let torn = s.tornTail.map { "{\"segment\":\($0.segment),\"offset\":\($0.offset),\"bytes\":\($0.length)}" } ?? "null"
-        return "{\"directory\":\"\(s.directory)\",\"segments\":[\(segs.joined(separator: ","))],"
+        return "{\"directory\":\(RecordJSON.quote(s.directory)),\"segments\":[\(segs.joined(separator: ","))],"
             + "\"records\":\(s.records),\"raw_bytes\":\(s.rawBytes),\"stored_bytes\":\(s.storedBytes),"
             + "\"file_bytes\":\(s.fileBytes),\"ratio\":\(fmt(s.ratio)),\"damaged_regions\":\(s.damage.count),"
             + "\"torn_tail\":\(torn)}"
