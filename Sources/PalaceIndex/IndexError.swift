@@ -10,6 +10,8 @@ public enum IndexError: Error, CustomStringConvertible {
     case notFound(String)
     /// A command-line value was not understood.
     case invalidArgument(String)
+    /// The index points at log records that are no longer there (log compacted or replaced): rebuild.
+    case stale(String)
     /// Writing tombstones is impossible while another process holds the log's writer lock.
     case logBusy(String)
 
@@ -23,6 +25,7 @@ public enum IndexError: Error, CustomStringConvertible {
         case .notFound(let m): return m
         case .invalidArgument(let m): return m
         case .logBusy(let m): return m
+        case .stale(let m): return "the index is out of date with the log (\(m)); run 'moonpalace index rebuild'"
         }
     }
 }

@@ -128,7 +128,7 @@ struct PredicateCompiler {
             return PredicateSQL("(\(lhs) IS NOT NULL AND \(lhs) \(c.op == .regexp ? "REGEXP" : "NOT REGEXP") CAST(? AS TEXT))",
                                 l + l + c.values.map(bind))
         case .inList, .notInList:
-            let qs = Array(repeating: "?", count: vals.count).joined(separator: ", ")
+            let qs = Array(repeating: "?", count: c.values.count).joined(separator: ", ")
             return PredicateSQL("\(lhs) \(c.op == .inList ? "IN" : "NOT IN") (\(qs))", vals)
         }
     }

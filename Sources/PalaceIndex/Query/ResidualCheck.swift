@@ -54,9 +54,10 @@ struct PredicateScan {
 
     /// Ids matching `plan` and `extra` (an additional SQL condition over `exchanges` with its own parameters),
     /// in `order`, at most `limit` (nil = all).
-    func ids(extra: PredicateSQL = PredicateSQL("1"), order: String = "id DESC", limit: Int?) throws -> [Int64] {
+    func ids(from: String = "exchanges", extra: PredicateSQL = PredicateSQL("1"), order: String = "id DESC",
+             limit: Int?) throws -> [Int64] {
         let unc = plan.uncertain ?? PredicateSQL("0")
-        let sql = "SELECT id, \(unc.text) FROM exchanges WHERE \(extra.text) AND \(plan.indexWhere.text) ORDER BY \(order)"
+        let sql = "SELECT id, \(unc.text) FROM \(from) WHERE \(extra.text) AND \(plan.indexWhere.text) ORDER BY \(order)"
         let stmt = try db.prepareUncached(sql)
         try stmt.bind(unc.params + extra.params + plan.indexWhere.params)
         defer { stmt.reset() }

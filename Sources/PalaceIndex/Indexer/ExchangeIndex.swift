@@ -1,0 +1,145 @@
+import PalaceLog
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The SQLite side index of one data directory: opens (or repairs) the file, catches up with the log, and
+/// answers queries (see `Query/`).
+///
+/// Invariants:
+/// - The index is derived data: a missing, damaged or newer-schema file, or one that is ahead of its log (the log
+///   was restored from an older backup), is rebuilt from the log with a one-line `notice`.
+/// - One `ExchangeIndex` is used by one task at a time; several processes may each have one on the same file
+///   (WAL + busy timeout: readers never see "database is locked", catch-ups serialize).
+public final class ExchangeIndex: @unchecked Sendable {
+    public let indexPath: String
+    public let logDirectory: String
+    let db: SQLiteConnection
+    let reader: LogReader
+    let updater: IndexUpdater
+    let notice: @Sendable (String) -> Void
+    lazy var residual: ResidualCheck? = try? ResidualCheck(db: db)
+
+    /// Opens the index at `indexPath` for the log in `logDirectory`, creating or repairing it as needed.
+    public init(indexPath: String, logDirectory: String, notice: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.indexPath = indexPath
+        self.logDirectory = logDirectory
+        self.notice = notice
+        do { reader = try LogReader(directory: logDirectory) } catch { throw IndexError.log(error.description) }
+        let existed = access(indexPath, F_OK) == 0
+        var conn: SQLiteConnection
+        do {
+            conn = try Self.openChecked(indexPath)
+        } catch let e as SQLiteError where e.isCorruption {
+            notice("index \(indexPath) is damaged (\(e.message)); rebuilding it from the log")
+            Self.removeFiles(indexPath)
+            conn = try Self.openChecked(indexPath)
+        } catch let e as IndexError {
+            guard case .newerSchema = e else { throw e }
+            notice("index \(indexPath) was written by a newer moonpalace; rebuilding it from the log")
+            Self.removeFiles(indexPath)
+            conn = try Self.openChecked(indexPath)
+        }
+        if !existed, reader.hasSegments { notice("index \(indexPath) is missing; building it from the log") }
+        db = conn
+        updater = IndexUpdater(db: conn, reader: reader)
+    }
+
+    public convenience init(dataDirectory: DataDirectory, notice: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        try self.init(indexPath: dataDirectory.indexPath, logDirectory: dataDirectory.logDirectory, notice: notice)
+    }
+
+    static func openChecked(_ path: String) throws -> SQLiteConnection {
+        let c = try SQLiteConnection(path: path)
+        try c.configureForIndex()
+        _ = try c.scalar("SELECT count(*) FROM sqlite_master")
+        try IndexSchema.migrate(c)
+        return c
+    }
+
+    static func removeFiles(_ path: String) {
+        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+    }
+
+    /// Brings the index up to the end of the log. Rebuilds first when the index is ahead of the log.
+    @discardableResult
+    public func catchUp(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
+        if let why = try aheadOfLog() {
+            notice("index is ahead of the log (\(why)); rebuilding it from the log")
+            return try rebuild(progress: progress)
+        }
+        let report = try updater.catchUp(progress: progress)
+        if LogLiveness.writerPID(logDirectory) == nil { try markInFlightAsIncomplete() }
+        return report
+    }
+
+    /// Nil when the last record the index read is still in the log; otherwise why not.
+    func aheadOfLog() throws -> String? {
+        guard let fp = try IndexMeta.fingerprint(db) else { return nil }
+        guard let r = try? reader.read(at: fp.position) else { return "record \(fp.sequence) is gone" }
+        if r.sequence != fp.sequence || r.timestamp != fp.timestamp { return "record \(fp.sequence) differs" }
+        return nil
+    }
+
+    /// Rows still open when no writer is alive can never end: they are incomplete, not in flight. `start` calls
+    /// this before it accepts traffic, for rows left by an earlier run.
+    public func markInFlightAsIncomplete() throws {
+        try db.run("UPDATE exchanges SET state = 'incomplete' WHERE state = 'in_flight'")
+    }
+
+    /// Empties the index and reads the whole log again.
+    @discardableResult
+    public func rebuild(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
+        try db.transaction {
+            try db.execute("DELETE FROM exchanges; DELETE FROM exchange_text; DELETE FROM index_meta;")
+        }
+        updater.open.removeAll()
+        updater.committed = nil
+        try db.execute("PRAGMA synchronous=OFF")
+        defer { try? db.execute("PRAGMA synchronous=NORMAL") }
+        let report = try updater.catchUp(progress: progress)
+        if LogLiveness.writerPID(logDirectory) == nil { try markInFlightAsIncomplete() }
+        return report
+    }
+
+    /// Current watermark (next log sequence to read).
+    public func watermark() throws -> UInt64 { try IndexMeta.watermark(db) }
+
+    /// Loads an exchange's records from the log.
+    func load(id: Int64) throws -> LoadedExchange? {
+        let rows = try db.query("SELECT begin_segment, begin_offset, positions FROM exchanges WHERE id = ?", [.integer(id)])
+        guard let r = rows.first else { return nil }
+        let begin = RecordPosition(segment: UInt64(r[0].int64 ?? 0), offset: UInt64(r[1].int64 ?? 0))
+        let positions: [RecordPosition]
+        if case .blob(let b) = r[2] { positions = PositionList.decode(b) } else { positions = [] }
+        return try ExchangeLoader(reader: reader).load(id: id, begin: begin, positions: positions)
+    }
+}
+
+extension LogReader {
+    var hasSegments: Bool { ((try? segments()) ?? []).isEmpty == false }
+}
+
+/// Whether a writer (`moonpalace start`, or a command writing tombstones) holds the log's lock right now.
+public enum LogLiveness {
+    /// The pid holding the flock on `<log>/LOCK`, found in `/proc/locks` by the file's inode (the lock itself is
+    /// never probed: taking even a shared lock could make a starting writer fail). Nil when nobody holds it.
+    public static func writerPID(_ logDirectory: String) -> Int32? {
+        var st = stat()
+        guard stat(logDirectory + "/LOCK", &st) == 0 else { return nil }
+        guard let f = fopen("/proc/locks", "r") else { return nil }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 512)
+        let inode = String(UInt64(st.st_ino))
+        while fgets(&line, 512, f) != nil {
+            let fields = String(cString: line).split(separator: " ", omittingEmptySubsequences: true)
+            // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+            guard fields.count >= 6, fields[1] == "FLOCK", fields[3] == "WRITE",
+                  fields[5].split(separator: ":").last.map(String.init) == inode else { continue }
+            return Int32(fields[4])
+        }
+        return nil
+    }
+}

@@ -1,0 +1,130 @@
+import PalaceLog
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// In-process timings for `make bench`: the same questions asked of our index and of a MoonPalace-style SQLite
+/// table (reference §10: one row per exchange, bodies and headers as TEXT, no secondary indexes, `json_extract`
+/// for body paths), both built from the same log.
+public struct IndexBenchmark {
+    public struct Line: Sendable {
+        public var name: String
+        public var oursMs: Double
+        public var moonPalaceMs: Double?
+        public var rows: Int
+        public var budgetMs: Double?
+    }
+
+    let index: ExchangeIndex
+
+    public init(index: ExchangeIndex) { self.index = index }
+
+    /// Median wall time of `runs` calls, in ms, and the last result's row count.
+    static func time(_ runs: Int, _ body: () throws -> Int) rethrows -> (Double, Int) {
+        var samples: [Double] = [], rows = 0
+        for _ in 0..<runs {
+            let t0 = ContinuousClock.now
+            rows = try body()
+            let d = (ContinuousClock.now - t0).components
+            samples.append(Double(d.seconds) * 1000 + Double(d.attoseconds) / 1e15)
+        }
+        return (samples.sorted()[samples.count / 2], rows)
+    }
+
+    /// Writes the MoonPalace-style table at `path` from the log (skipped when it already holds `expected` rows).
+    public static func buildMoonPalaceTable(path: String, logDirectory: String, expected: Int) throws -> Double {
+        let db = try SQLiteConnection(path: path)
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS moonshot_requests (id INTEGER NOT NULL CONSTRAINT moonshot_requests_pk PRIMARY KEY AUTOINCREMENT,
+              request_method TEXT NOT NULL, request_path TEXT NOT NULL, request_query TEXT NOT NULL, request_content_type TEXT,
+              request_id TEXT, moonshot_id TEXT, moonshot_gid TEXT, moonshot_uid TEXT, moonshot_request_id TEXT,
+              moonshot_server_timing INTEGER, response_status_code INTEGER, response_content_type TEXT, request_header TEXT,
+              request_body TEXT, response_header TEXT, response_body TEXT, error TEXT, response_ttft INTEGER,
+              response_tpot INTEGER, response_otps REAL, latency INTEGER, endpoint TEXT,
+              created_at TEXT NOT NULL DEFAULT (datetime('now','localtime')))
+            """)
+        if let n = try db.scalar("SELECT count(*) FROM moonshot_requests")?.int64, Int(n) >= expected { return 0 }
+        try db.execute("DELETE FROM moonshot_requests")
+        let t0 = ContinuousClock.now
+        let reader = try LogReader(directory: logDirectory)
+        var begins: [UInt64: ExchangeBegin] = [:]
+        let insert = """
+            INSERT INTO moonshot_requests (id, request_method, request_path, request_query, request_content_type, moonshot_id,
+              moonshot_uid, moonshot_request_id, moonshot_server_timing, response_status_code, response_content_type,
+              request_header, request_body, response_header, response_body, error, response_ttft, latency, endpoint, created_at)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, datetime(? / 1000000, 'unixepoch', 'localtime'))
+            """
+        try db.execute("BEGIN")
+        var n = 0
+        for r in reader.records() {
+            switch r.record {
+            case .begin(let b): begins[b.exchangeID] = b
+            case .end(let e):
+                guard let b = begins.removeValue(forKey: e.exchangeID) else { continue }
+                let (path, query) = ExchangeRow.split(b.target)
+                func t(_ s: String?) -> SQLiteValue { s.sqlNullIfEmpty }
+                try db.prepare(insert).run([
+                    .integer(Int64(b.exchangeID)), .text(b.method), .text(path), .text(query),
+                    t(ExchangeRow.contentType(b.requestHeaders)), t(e.chatcmplID), t(e.uid), t(e.requestID),
+                    e.timings.serverTimingMs.map { .integer(Int64($0)) } ?? .null, e.status == 0 ? .null : .integer(Int64(e.status)),
+                    t(ExchangeRow.contentType(e.responseHeaders)), .text(LoadedExchange.headerText(b.requestHeaders)),
+                    .text(String(decoding: b.requestBody, as: UTF8.self)), .text(LoadedExchange.headerText(e.responseHeaders)),
+                    .text(String(decoding: e.responseBody, as: UTF8.self)), t(e.failure?.message),
+                    e.timings.ttft.map { .integer($0 / 1000) } ?? .null, e.timings.total.map { .integer($0 * 1000) } ?? .null,
+                    .text(b.endpoint), .integer(b.startedAt),
+                ])
+                n += 1
+                if n % 20_000 == 0 { try db.execute("COMMIT; BEGIN") }
+            default: break
+            }
+        }
+        try db.execute("COMMIT")
+        let d = (ContinuousClock.now - t0).components
+        return Double(d.seconds) + Double(d.attoseconds) / 1e18
+    }
+
+    /// Runs every query on both stores. `chatcmpl` is an id known to exist (the newest exchange's).
+    public func run(moonPalacePath: String, runs: Int = 5) throws -> [Line] {
+        let mp = try SQLiteConnection(path: moonPalacePath)
+        func mpCount(_ sql: String, _ params: [SQLiteValue] = []) throws -> Int { try mp.query(sql, params).count }
+        let newest = try index.list(ListQuery(limit: 1, predicates: ["chatcmpl != null"])).first
+        let cmpl = newest?.chatcmpl ?? ""
+        var lines: [Line] = []
+        func add(_ name: String, budget: Double?, runs r: Int = runs, ours: () throws -> Int, mp mpQuery: (() throws -> Int)?) throws {
+            let (o, rows) = try Self.time(r, ours)
+            let m = try mpQuery.map { try Self.time(max(1, r / 2), $0).0 }
+            lines.append(Line(name: name, oursMs: o, moonPalaceMs: m, rows: rows, budgetMs: budget))
+        }
+        try add("list newest 20", budget: 30, ours: { try index.list(ListQuery(limit: 20)).count },
+                mp: { try mpCount("SELECT * FROM moonshot_requests ORDER BY id DESC LIMIT 20") })
+        try add("inspect by chatcmpl", budget: 10, ours: {
+            guard let id = try index.find(id: nil, chatcmpl: cmpl, requestID: nil) else { return 0 }
+            return try index.exchange(id: id) == nil ? 0 : 1
+        }, mp: { try mpCount("SELECT * FROM moonshot_requests WHERE moonshot_id = ? LIMIT 1", [.text(cmpl)]) })
+        try add("predicate, indexed fields (all matches): model == 'moonshot-v1-8k' && status == 429", budget: 200,
+                ours: { try index.ids(ListQuery(limit: 0, predicates: ["model == 'moonshot-v1-8k' && status == 429"])).count },
+                mp: { try mpCount("SELECT id FROM moonshot_requests WHERE json_valid(request_body) AND json_extract(request_body, '$.model') = 'moonshot-v1-8k' AND response_status_code = 429 ORDER BY id DESC") })
+        try add("predicate, indexed field, newest 20: status == 500", budget: 200,
+                ours: { try index.ids(ListQuery(limit: 20, predicates: ["status == 500"])).count },
+                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE response_status_code = 500 ORDER BY id DESC LIMIT 20") })
+        try add("body path (all matches): request_body.max_tokens == 4096 && response_body.choices.0.finish_reason == 'length'",
+                budget: 3000, runs: 3,
+                ours: { try index.ids(ListQuery(limit: 0, predicates: ["request_body.max_tokens == 4096 && response_body.choices.0.finish_reason == 'length'"])).count },
+                mp: { try mpCount("SELECT id FROM moonshot_requests WHERE json_valid(request_body) AND json_extract(request_body, '$.max_tokens') = 4096 AND json_valid(response_body) AND json_extract(response_body, '$.choices[0].finish_reason') = 'length' ORDER BY id DESC") })
+        try add("body path on a long string, newest 20: request_body.messages.1.content ~ 'linked list'", budget: 3000, runs: 3,
+                ours: { try index.ids(ListQuery(limit: 20, predicates: ["request_body.messages.1.content ~ 'linked list'"])).count },
+                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE json_valid(request_body) AND json_extract(request_body, '$.messages[1].content') LIKE '%linked list%' ORDER BY id DESC LIMIT 20") })
+        try add("full-text, newest 20: 'linked list'", budget: 100,
+                ours: { try index.search("linked list", query: ListQuery(limit: 20)).count },
+                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE request_body LIKE '%linked list%' OR response_body LIKE '%linked list%' ORDER BY id DESC LIMIT 20") })
+        try add("full-text, newest 20: '月之暗面'", budget: 100,
+                ours: { try index.search("月之暗面", query: ListQuery(limit: 20)).count },
+                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE request_body LIKE '%月之暗面%' OR response_body LIKE '%月之暗面%' ORDER BY id DESC LIMIT 20") })
+        try add("full-text, all matching ids: 'Australia and why'", budget: nil, runs: 3,
+                ours: { try index.ids(ListQuery(limit: 0, text: "Australia and why")).count },
+                mp: { try mpCount("SELECT id FROM moonshot_requests WHERE request_body LIKE '%Australia and why%' OR response_body LIKE '%Australia and why%'") })
+        return lines
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import PalaceIndex
+import PalaceLog
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `moonpalace cleanup` — deletes exchanges by writing tombstone records to the log (the index drops their
+/// rows; `--compact` then reclaims the index's space).
+///
+/// Decision: tombstones need the log's single writer lock. While `moonpalace start` runs on the same data
+/// directory it holds that lock, so cleanup refuses and says which pid to stop; nothing is half-deleted.
+struct CleanupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleanup",
+        abstract: "Cleanup Moonshot AI requests",
+        discussion: """
+            Selects exchanges requested before --before (default: 7 days ago, like MoonPalace), or those matching \
+            --predicate and/or --id (then --before applies only when given). Shows what would go with --dry-run; \
+            asks before deleting unless --yes. Deletion appends tombstone records to the log (the index is rebuilt \
+            from the log, so deleted exchanges stay deleted); it needs the log's writer lock, so stop a running \
+            'moonpalace start' on the same data directory first.
+            """
+    )
+
+    @Option(help: "Delete exchanges requested before this time: YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS' (local), RFC 3339, or an age such as 30d.")
+    var before: String?
+    @Option(name: [.short, .long], help: "Delete exchanges matching this filter (repeatable, ANDed).") var predicate: [String] = []
+    @Option(help: "Delete this exchange id (repeatable).") var id: [Int64] = []
+    @Flag(name: .customLong("dry-run"), help: "Only show what would be deleted.") var dryRun = false
+    @Flag(name: .shortAndLong, help: "Do not ask for confirmation.") var yes = false
+    @Flag(help: "Afterwards reclaim the index's free space (VACUUM).") var compact = false
+    @OptionGroup var data: DataDirOptions
+
+    func run() async throws {
+        try await IndexCLI.run {
+            let (index, dir) = try IndexCLI.open(data)
+            var q = ListQuery(limit: nil, predicates: predicate)
+            let beforeText = before ?? ((predicate.isEmpty && id.isEmpty) ? Self.sevenDaysAgo() : nil)
+            if let beforeText {
+                guard let t = TimeExpression.parse(beforeText) else {
+                    throw ValidationError("the date(time) format is either YYYY-mm-dd or YYYY-mm-dd HH:MM:SS, got \(beforeText)")
+                }
+                q.until = t.start
+            }
+            var ids = try index.ids(q)
+            if !id.isEmpty { let wanted = Set(id); ids = ids.filter { wanted.contains($0) } }
+            if dryRun {
+                let rows = try ids.prefix(50).compactMap { try index.summary(id: $0) }
+                let cols = ["id", "status", "chatcmpl", "request_id", "requested_at", "model"]
+                IndexCLI.out(IndexTable(headers: cols, rows: rows.map { r in cols.map { ListCommand.cell($0, r) } },
+                                        maxWidth: IndexCLI.terminalWidth()).render())
+                IndexCLI.out("\(ids.count) exchange(s) would be deleted\(ids.count > 50 ? " (first 50 shown)" : "")")
+                return
+            }
+            if !ids.isEmpty && !yes {
+                guard isatty(0) != 0 else {
+                    throw IndexError.invalidArgument("cleanup would delete \(ids.count) exchange(s); add --yes to confirm "
+                                                     + "(or --dry-run to see them)")
+                }
+                fputs("Delete \(ids.count) exchange(s)? [y/N] ", stderr)
+                guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
+                    IndexCLI.note("nothing deleted"); return
+                }
+            }
+            if !ids.isEmpty {
+                try await Self.tombstone(ids, logDirectory: dir.logDirectory)
+                try index.catchUp()
+            }
+            if compact { try index.vacuum() }
+            IndexCLI.out(IndexTable(headers: ["", ""], rows: [["cleanup", String(ids.count)]], maxWidth: nil,
+                                    headerless: true).render())
+        }
+    }
+
+    static func sevenDaysAgo() -> String {
+        var t = time_t(TimeExpression.nowMicros() / 1_000_000 - 7 * 86400)
+        var p = tm()
+        localtime_r(&t, &p)
+        return IndexCLI.format4(Int(p.tm_year) + 1900) + "-" + IndexCLI.two(Int(p.tm_mon) + 1) + "-" + IndexCLI.two(Int(p.tm_mday))
+    }
+
+    /// Appends tombstones (10,000 ids per record) through the log's one writer.
+    static func tombstone(_ ids: [Int64], logDirectory: String) async throws {
+        let writer: LogWriter
+        do {
+            writer = try LogWriter.open(directory: logDirectory)
+        } catch LogError.locked(_, let pid) {
+            let who = pid.map { "moonpalace (pid \($0))" } ?? "another moonpalace"
+            throw IndexError.logBusy("\(who) is writing to this data directory's log (probably 'moonpalace start'); "
+                + "cleanup writes tombstones to the log and needs its writer lock: stop that process (Ctrl-C) and run "
+                + "cleanup again, or use --dry-run meanwhile")
+        }
+        do {
+            var start = 0
+            while start < ids.count {
+                let part = ids[start..<min(ids.count, start + 10_000)].map { UInt64($0) }
+                _ = try await writer.append(.tombstone(Tombstone(exchangeIDs: part, reason: "cleanup")))
+                start += 10_000
+            }
+            try await writer.sync()
+            try await writer.close()
+        } catch {
+            try? await writer.close()
+            throw error
+        }
+    }
+}
