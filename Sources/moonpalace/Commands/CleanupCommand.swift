@@ -35,7 +35,7 @@ struct CleanupCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirOptions
 
     func run() async throws {
-        try await IndexCLI.run {
+        try await IndexCLI.runAsync {
             let (index, dir) = try IndexCLI.open(data)
             var q = ListQuery(limit: nil, predicates: predicate)
             let beforeText = before ?? ((predicate.isEmpty && id.isEmpty) ? Self.sevenDaysAgo() : nil)
@@ -60,7 +60,7 @@ struct CleanupCommand: AsyncParsableCommand {
                     throw IndexError.invalidArgument("cleanup would delete \(ids.count) exchange(s); add --yes to confirm "
                                                      + "(or --dry-run to see them)")
                 }
-                fputs("Delete \(ids.count) exchange(s)? [y/N] ", stderr)
+                IndexCLI.err("Delete \(ids.count) exchange(s)? [y/N] ")
                 guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
                     IndexCLI.note("nothing deleted"); return
                 }
@@ -84,27 +84,29 @@ struct CleanupCommand: AsyncParsableCommand {
 
     /// Appends tombstones (10,000 ids per record) through the log's one writer.
     static func tombstone(_ ids: [Int64], logDirectory: String) async throws {
-        let writer: LogWriter
-        do {
-            writer = try LogWriter.open(directory: logDirectory)
-        } catch LogError.locked(_, let pid) {
+        let writer = try openWriter(logDirectory)
+        var failure: (any Error)?
+        var start = 0
+        while start < ids.count && failure == nil {
+            let part = ids[start..<min(ids.count, start + 10_000)].map { UInt64($0) }
+            do { _ = try await writer.append(.tombstone(Tombstone(exchangeIDs: part, reason: "cleanup"))) } catch { failure = error }
+            start += 10_000
+        }
+        if failure == nil { do { try await writer.sync() } catch { failure = error } }
+        do { try await writer.close() } catch { if failure == nil { failure = error } }
+        if let failure { throw failure }
+    }
+
+    /// The log's writer, or a message saying which process holds it.
+    static func openWriter(_ logDirectory: String) throws -> LogWriter {
+        do throws(LogError) {
+            return try LogWriter.open(directory: logDirectory)
+        } catch {
+            guard case .locked(_, let pid) = error else { throw error }
             let who = pid.map { "moonpalace (pid \($0))" } ?? "another moonpalace"
             throw IndexError.logBusy("\(who) is writing to this data directory's log (probably 'moonpalace start'); "
                 + "cleanup writes tombstones to the log and needs its writer lock: stop that process (Ctrl-C) and run "
                 + "cleanup again, or use --dry-run meanwhile")
-        }
-        do {
-            var start = 0
-            while start < ids.count {
-                let part = ids[start..<min(ids.count, start + 10_000)].map { UInt64($0) }
-                _ = try await writer.append(.tombstone(Tombstone(exchangeIDs: part, reason: "cleanup")))
-                start += 10_000
-            }
-            try await writer.sync()
-            try await writer.close()
-        } catch {
-            try? await writer.close()
-            throw error
         }
     }
 }

@@ -18,29 +18,41 @@ enum IndexCLI {
         if catchUp {
             let tty = isatty(2) != 0
             let report = try index.catchUp(progress: tty ? { n, _ in if n >= 20_000 { progressLine("indexing", n) } } : nil)
-            if tty && report.records >= 20_000 { fputs("\r\u{1B}[K", stderr) }
+            if tty && report.records >= 20_000 { IndexCLI.err("\r\u{1B}[K") }
             for d in report.damage.prefix(3) { note("log damage skipped: \(d)") }
         }
         return (index, dir)
     }
 
-    static func note(_ s: String) { fputs("moonpalace: \(s)\n", stderr) }
+    /// Writes to stderr without buffering (no shared `FILE*`, which Swift 6 rejects as global mutable state).
+    static func err(_ s: String) { writeAll(2, s) }
+
+    static func writeAll(_ fd: Int32, _ s: String) {
+        var bytes = Array(s.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { if errno == EINTR { continue }; return }
+            bytes = bytes.dropFirst(n)
+        }
+    }
+
+    static func note(_ s: String) { IndexCLI.err("moonpalace: \(s)\n") }
 
     static func progressLine(_ what: String, _ n: Int) {
-        fputs("\r\(what): \(n) records…", stderr)
+        IndexCLI.err("\r\(what): \(n) records…")
     }
 
     /// Runs a command body; a failure becomes `error: <message>` on stderr and exit status 2 (MoonPalace's).
     static func run(_ body: () throws -> Void) throws {
         do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
-            fputs("error: \(error)\n", stderr)
+            IndexCLI.err("error: \(error)\n")
             throw ExitCode(2)
         }
     }
 
-    static func run(_ body: () async throws -> Void) async throws {
+    static func runAsync(_ body: () async throws -> Void) async throws {
         do { try await body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
-            fputs("error: \(error)\n", stderr)
+            IndexCLI.err("error: \(error)\n")
             throw ExitCode(2)
         }
     }
@@ -117,6 +129,6 @@ enum IndexCLI {
 
     /// Writes `s` to stdout followed by a newline (unbuffered-safe for pipes).
     static func out(_ s: String) {
-        fputs(s + "\n", stdout)
+        writeAll(1, s + "\n")
     }
 }

@@ -29,11 +29,11 @@ final class IndexProgress: @unchecked Sendable {
         lastDraw = records
         let frac = min(1, Double(sequence) / Double(total))
         let filled = Int(frac * 30)
-        fputs("\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
-              + "] \(Int(frac * 100))% \(records) records", stderr)
+        IndexCLI.err("\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+                     + "] \(Int(frac * 100))% \(records) records")
     }
 
-    func done() { if tty { fputs("\r\u{1B}[K", stderr) } }
+    func done() { if tty { IndexCLI.err("\r\u{1B}[K") } }
 }
 
 struct IndexStatusCommand: ParsableCommand {
@@ -140,16 +140,19 @@ struct IndexGenerateCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirOptions
 
     func run() async throws {
-        try await IndexCLI.run {
-            let dir = try data.open()
-            let writer = try LogWriter.open(directory: dir.logDirectory, options: LogWriterOptions(syncPolicy: .none))
-            let tty = isatty(2) != 0
-            try await TrafficGenerator(seed: seed).write(count: count, to: writer, days: days,
-                                                         progress: tty ? { n in fputs("\rgenerated \(n)", stderr) } : nil)
-            try await writer.close()
-            if tty { fputs("\r\u{1B}[K", stderr) }
-            IndexCLI.out("generated \(count) exchanges")
-        }
+        try await IndexCLI.runAsync { try await generate() }
+    }
+
+    func generate() async throws {
+        let dir = try data.open()
+        let writer = try LogWriter.open(directory: dir.logDirectory, options: LogWriterOptions(syncPolicy: .none))
+        let tty = isatty(2) != 0
+        var progress: (@Sendable (Int) -> Void)? = nil
+        if tty { progress = { (n: Int) -> Void in IndexCLI.err("\rgenerated \(n)") } }
+        try await TrafficGenerator(seed: seed).write(count: count, to: writer, days: days, progress: progress)
+        try await writer.close()
+        if tty { IndexCLI.err("\r\u{1B}[K") }
+        IndexCLI.out("generated \(count) exchanges")
     }
 }
 

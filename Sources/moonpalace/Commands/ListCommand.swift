@@ -118,7 +118,7 @@ struct ListCommand: ParsableCommand {
         case "request_id": return r.requestID ?? ""
         case "requested_at": return IndexCLI.localTime(r.startedAt)
         case "url": return (r.endpoint ?? "") + r.path + (r.query.isEmpty ? "" : "?" + r.query)
-        case "tokens": return r.totalTokens.map { "\(r.promptTokens ?? 0)+\(r.completionTokens ?? 0)" } ?? ""
+        case "tokens": return r.totalTokens == nil ? "" : "\(r.promptTokens ?? 0)+\(r.completionTokens ?? 0)"
         case "ttft", "ttft_ms": return r.ttftMs == nil ? "" : IndexCLI.ms(r.ttftMs)
         case "latency", "latency_ms": return r.latencyMs == nil ? "" : IndexCLI.ms(r.latencyMs)
         case "server_timing": return r.serverTiming.map { String(Int($0)) } ?? "0"
