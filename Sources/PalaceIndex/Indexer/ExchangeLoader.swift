@@ -38,9 +38,10 @@ enum StreamMerge {
         var parser = SSEParser()
         var events = parser.feed(raw)
         if let last = parser.finish() { events.append(last) }
-        // MERGER-PENDING: CompletionMerger lands with PalaceWire; until then only recorded merges are used.
-        _ = events
-        return nil
+        var merger = CompletionMerger()
+        for e in events where !e.isDone { try? merger.add(sseData: e.data) }
+        guard merger.chunkCount > 0 else { return nil }
+        return Array(merger.result().serialized().utf8)
     }
 }
 
