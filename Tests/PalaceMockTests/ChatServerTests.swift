@@ -66,6 +66,24 @@ import Testing
         }
     }
 
+    @Test func repeatedRequestsReuseContentButNeverAcrossDifferentPlans() async throws {
+        try await withMock { client in
+            func message(_ extra: String) async throws -> JSONValue {
+                let response = try await client.execute(uri: "/v1/chat/completions", method: .post, body: chatBody(",\"seed\":99" + extra))
+                return try JSONValue.parse(String(buffer: response.body))
+            }
+            let first = try await message("")
+            let second = try await message("")
+            #expect(first["choices"] == second["choices"])
+            #expect(first["id"] != second["id"])
+            let short = try await message(",\"max_tokens\":2")
+            #expect(short["usage"]?["completion_tokens"]?.intValue == 2)
+            let full = first["choices"]?[0]?["message"]?["content"]?.stringValue ?? ""
+            let cut = short["choices"]?[0]?["message"]?["content"]?.stringValue ?? ""
+            #expect(full.hasPrefix(cut) && cut.count < full.count)
+        }
+    }
+
     @Test func toolsGiveToolCallsWithArguments() async throws {
         let tools = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]"
         try await withMock { client in

@@ -165,6 +165,10 @@ def test_files_upload_list_content_delete(mock_server, tmp_path):
     path.write_text("月之暗面 moonpalace notes\nline two\n")
     uploaded = sdk.files.create(file=path, purpose="file-extract")
     assert uploaded.id and uploaded.bytes == len(path.read_bytes()) and uploaded.filename == "notes.txt"
+    # has_more must be false, or the SDK's auto-pagination below would loop forever on `after=<last id>`.
+    listed = json.loads(http("GET", mock_server + "/files")[2])
+    assert listed["has_more"] is False and [f["id"] for f in listed["data"]] == [uploaded.id]
+    assert json.loads(http("GET", mock_server + "/files?after=" + uploaded.id)[2])["data"] == []
     assert uploaded.id in [f.id for f in sdk.files.list()]
     assert sdk.files.retrieve(uploaded.id).status == "ok"
     content = json.loads(sdk.files.content(uploaded.id).text)

@@ -89,7 +89,8 @@ struct CachingRoutes: Sendable {
             entries = entries.filter { $0.metadata[name]?.stringValue == String(value) }
         }
         let nowMs = WallClock.nowMilliseconds()
-        return JSONResponse.make(JSONResponse.list(entries.prefix(limit).map { $0.json(nowMs: nowMs) }))
+        return JSONResponse.make(
+            JSONResponse.list(entries.prefix(limit).map { $0.json(nowMs: nowMs) }, hasMore: entries.count > limit))
     }
 
     private func get(_ id: String) throws -> Response {

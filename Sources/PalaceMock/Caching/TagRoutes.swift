@@ -38,7 +38,7 @@ struct TagRoutes: Sendable {
                 let items = tags.prefix(max(limit, 1)).map {
                     Self.json(tag: $0.tag, cacheID: $0.cacheID, createdAt: $0.createdAt, owner: gate.options.uid)
                 }
-                return JSONResponse.make(JSONResponse.list(Array(items)))
+                return JSONResponse.make(JSONResponse.list(Array(items), hasMore: tags.count > items.count))
             }
         }
         router.get("/v1/caching/refs/tags/{tag}") { request, context in

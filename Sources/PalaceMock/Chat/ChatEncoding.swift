@@ -6,13 +6,17 @@ struct ChatEncoding: Sendable {
     let id: String
     let created: Int
     let model: String
-    private let chunkPrefix: String
 
     init(id: String, created: Int, model: String) {
         self.id = id
         self.created = created
         self.model = model
-        chunkPrefix = "{\"id\":\(JSONText.quoted(id)),\"object\":\"chat.completion.chunk\",\"created\":\(created),\"model\":\(JSONText.quoted(model)),\"choices\":["
+    }
+
+    /// The fixed start of every chunk of this completion, up to and including `"choices":[` (a stream computes it
+    /// once and reuses it for every event).
+    var chunkHead: String {
+        "{\"id\":\(JSONText.quoted(id)),\"object\":\"chat.completion.chunk\",\"created\":\(created),\"model\":\(JSONText.quoted(model)),\"choices\":["
     }
 
     /// `{"prompt_tokens":…,"completion_tokens":…,"total_tokens":…}`, plus Moonshot's `cached_tokens` and OpenAI's
@@ -25,16 +29,17 @@ struct ChatEncoding: Sendable {
         return out + "}"
     }
 
-    func chunk(choice: Int, delta: Delta) -> String {
-        var out = chunkPrefix
-        out += "{\"index\":\(choice),\"delta\":"
+    /// The rest of a delta chunk after `chunkHead` (split so the stream never copies the head into a new string).
+    func chunkTail(choice: Int, delta: Delta) -> String {
+        var out = "{\"index\":\(choice),\"delta\":"
+        out.reserveCapacity(96)
         Self.appendDelta(delta, to: &out)
         out += ",\"finish_reason\":null}]}"
         return out
     }
 
     func finishChunk(choice: Int, reason: String, usage: String?) -> String {
-        var out = chunkPrefix
+        var out = chunkHead
         out += "{\"index\":\(choice),\"delta\":{},\"finish_reason\":\(JSONText.quoted(reason))"
         if let usage { out += ",\"usage\":" + usage }
         out += "}]}"
@@ -43,7 +48,7 @@ struct ChatEncoding: Sendable {
 
     /// OpenAI's usage-only chunk, sent when `stream_options.include_usage` is set.
     func usageChunk(usage: String) -> String {
-        chunkPrefix + "],\"usage\":" + usage + "}"
+        chunkHead + "],\"usage\":" + usage + "}"
     }
 
     static func appendDelta(_ delta: Delta, to out: inout String) {
@@ -75,23 +80,30 @@ struct ChatEncoding: Sendable {
 
     /// One complete choice of a `chat.completion`, with the message assembled from all of the emitter's deltas.
     static func message(choice: Int, emitter: inout ChoiceEmitter) -> String {
+        // Texts are kept already escaped (escaping token by token equals escaping the concatenation).
         var content = ""
+        content.reserveCapacity(emitter.plan.contentTokens * 6 + 16)
         var reasoning: String?
         var calls: [(id: String, name: String, arguments: String)] = []
         while let delta = emitter.next() {
             switch delta {
             case .role: break
-            case .reasoning(let text): reasoning = (reasoning ?? "") + text
-            case .content(let text): content += text
+            case .reasoning(let text):
+                if reasoning == nil { reasoning = "" }
+                JSONText.appendEscaped(text, to: &reasoning!)
+            case .content(let text): JSONText.appendEscaped(text, to: &content)
             case .toolStart(_, let id, let name): calls.append((id, name, ""))
-            case .toolArguments(_, let fragment): calls[calls.count - 1].arguments += fragment
+            case .toolArguments(_, let fragment): JSONText.appendEscaped(fragment, to: &calls[calls.count - 1].arguments)
             }
         }
-        var out = "{\"index\":\(choice),\"message\":{\"role\":\"assistant\",\"content\":"
-        JSONText.appendQuoted(content, to: &out)
+        var out = "{\"index\":\(choice),\"message\":{\"role\":\"assistant\",\"content\":\""
+        out.reserveCapacity(content.utf8.count + (reasoning?.utf8.count ?? 0) + 160)
+        out += content
+        out += "\""
         if let reasoning {
-            out += ",\"reasoning_content\":"
-            JSONText.appendQuoted(reasoning, to: &out)
+            out += ",\"reasoning_content\":\""
+            out += reasoning
+            out += "\""
         }
         if !calls.isEmpty {
             out += ",\"tool_calls\":["
@@ -99,9 +111,9 @@ struct ChatEncoding: Sendable {
                 if offset > 0 { out += "," }
                 out += "{\"index\":\(offset),\"id\":\(JSONText.quoted(call.id)),\"type\":\"function\",\"function\":{\"name\":"
                 JSONText.appendQuoted(call.name, to: &out)
-                out += ",\"arguments\":"
-                JSONText.appendQuoted(call.arguments, to: &out)
-                out += "}}"
+                out += ",\"arguments\":\""
+                out += call.arguments
+                out += "\"}}"
             }
             out += "]"
         }

@@ -18,13 +18,19 @@ struct ChatJSON: Sendable {
 
     var body: ResponseBody {
         if plan.choices.contains(where: { $0.hugeBytes != nil }) { return hugeBody }
-        var emitters = plan.choices.map(ChoiceEmitter.init(plan:))
         var out = encoding.completionPrefix
-        for slot in emitters.indices {
+        out.reserveCapacity(1024)
+        var completion = 0
+        for (slot, choice) in plan.choices.enumerated() {
             if slot > 0 { out += "," }
-            out += ChatEncoding.message(choice: emitters[slot].plan.index, emitter: &emitters[slot])
+            let entry = MessageCache.shared.message(for: choice) {
+                var emitter = ChoiceEmitter(plan: choice)
+                let json = ChatEncoding.message(choice: choice.index, emitter: &emitter)
+                return MessageCache.Entry(json: json, tokens: emitter.tokens)
+            }
+            out += entry.json
+            completion += entry.tokens
         }
-        let completion = emitters.reduce(0) { $0 + $1.tokens }
         out += "],\"usage\":"
         out += ChatEncoding.usage(prompt: plan.promptTokens, completion: completion, cached: plan.cachedTokens)
         out += "}"

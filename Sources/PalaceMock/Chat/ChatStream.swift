@@ -20,12 +20,15 @@ struct ChatStream: Sendable {
             var output = SSEOutput(settings: settings, seed: plan.choices.first?.seed ?? 0, dropAfter: dropPoint)
             var emitters = plan.choices.map(ChoiceEmitter.init(plan:))
             var active = Array(emitters.indices)
+            let head = encoding.chunkHead
             while !active.isEmpty {
                 var stillActive: [Int] = []
                 for slot in active {
                     guard let delta = emitters[slot].next() else { continue }
                     stillActive.append(slot)
-                    try await output.send(encoding.chunk(choice: emitters[slot].plan.index, delta: delta), to: &writer)
+                    try await output.send(
+                        head: head, encoding.chunkTail(choice: emitters[slot].plan.index, delta: delta),
+                        to: &writer)
                 }
                 active = stillActive
             }
@@ -68,11 +71,17 @@ struct SSEOutput {
     }
 
     mutating func send(_ json: String, to writer: inout any ResponseBodyWriter) async throws {
+        try await send(head: "", json, to: &writer)
+    }
+
+    /// Sends `data: <head><tail>\n\n` as one write.
+    mutating func send(head: String, _ tail: String, to writer: inout any ResponseBodyWriter) async throws {
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(json.utf8.count + 8)
-        buffer.writeString("data: ")
-        buffer.writeString(json)
-        buffer.writeString("\n\n")
+        buffer.reserveCapacity(head.utf8.count + tail.utf8.count + 8)
+        buffer.writeStaticString("data: ")
+        buffer.writeString(head)
+        buffer.writeString(tail)
+        buffer.writeStaticString("\n\n")
         try await write(buffer, to: &writer)
     }
 

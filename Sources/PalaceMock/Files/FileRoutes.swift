@@ -12,7 +12,16 @@ struct FileRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.post("/v1/files") { request, _ in await gate.serve(request) { _ in try await upload(request) } }
         router.get("/v1/files") { request, _ in
-            await gate.serve(request) { _ in JSONResponse.make(JSONResponse.list(files.all().map(\.json))) }
+            await gate.serve(request) { _ in
+                // Oldest first; `after=<id>` continues after that file, `limit` caps the page (default: all).
+                var all = files.all()
+                let query = request.uri.queryParameters
+                if let after = query.get("after"), let position = all.firstIndex(where: { $0.id == after }) {
+                    all = Array(all[(position + 1)...])
+                }
+                let limit = query.get("limit").flatMap { Int($0) }.map { max($0, 1) } ?? all.count
+                return JSONResponse.make(JSONResponse.list(all.prefix(limit).map(\.json), hasMore: all.count > limit))
+            }
         }
         router.get("/v1/files/{id}") { request, context in
             await gate.serve(request) { _ in try JSONResponse.make(find(context).json) }

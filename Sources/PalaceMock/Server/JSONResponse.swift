@@ -20,8 +20,10 @@ enum JSONResponse {
         return .object(object)
     }
 
-    static func list(_ items: [JSONValue]) -> JSONValue {
-        object(["object": .string("list"), "data": .array(items)])
+    /// `{"object":"list","data":[…],"has_more":…}`. `has_more` matters: SDKs auto-paginate with `after=<last id>`
+    /// while it is absent or true, so a list that ignores `after` must say there is nothing more.
+    static func list(_ items: [JSONValue], hasMore: Bool = false) -> JSONValue {
+        object(["object": .string("list"), "data": .array(items), "has_more": .bool(hasMore)])
     }
 
     static func int(_ value: Int) -> JSONValue { .number(String(value)) }

@@ -66,8 +66,7 @@ struct TextGenerator: Sendable {
     private mutating func englishSentence() {
         let words = rng.within(6...16)
         for index in 0..<words {
-            var word = rng.pick(WordPools.english)
-            if index == 0 { word = word.prefix(1).uppercased() + word.dropFirst() }
+            let word = index == 0 ? rng.pick(WordPools.englishCapitalized) : rng.pick(WordPools.english)
             queue.append(atLineStart ? word : " " + word)
             atLineStart = false
             if index > 1 && index < words - 2 && rng.chance(10) { queue.append(",") }

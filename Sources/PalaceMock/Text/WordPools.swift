@@ -19,6 +19,9 @@ enum WordPools {
         "lantern", "harbor", "paper", "ink", "bridge", "tea", "rain", "cloud", "stone", "bamboo",
     ]
 
+    /// `english` with an upper-case first letter (same indices), for sentence starts.
+    static let englishCapitalized: [String] = english.map { $0.prefix(1).uppercased() + $0.dropFirst() }
+
     static let chinese: [String] = [
         "我们", "你们", "他们", "这个", "那个", "一个", "问题", "答案", "模型", "请求",
         "响应", "数据", "缓存", "上下文", "服务器", "客户端", "代理", "月亮", "宫殿", "灯笼",
