@@ -53,3 +53,22 @@ final class StopFlag: Sendable {
     func set() { value.store(true, ordering: .releasing) }
     var isSet: Bool { value.load(ordering: .acquiring) }
 }
+
+@Suite struct TailerTests {
+    @Test func tailerKeepsTheIndexWithinASecondOfTheLog() async throws {
+        let f = try LogFixture()
+        try await f.chat(end: false)
+        let tailer = try IndexTailer(dataDirectory: f.dir, interval: .milliseconds(100))
+        try tailer.start()
+        let task = Task { await tailer.run() }
+        for i in 0..<20 { try await f.chat(user: "tail \(i)") }
+        try await Task.sleep(for: .milliseconds(900))
+        // A reader that does not catch up itself sees what the tailer indexed.
+        let reader = try f.index()
+        #expect(try reader.list(ListQuery(limit: 0)).count == 21)
+        #expect(try reader.summary(id: 1)?.state == "in_flight", "the writer is alive: still in flight")
+        task.cancel()
+        await task.value
+        try await f.closeWriter()
+    }
+}
