@@ -39,7 +39,8 @@ EOF
 
 # wrk → "requests/s p50_ms p99_ms requests"
 run_wrk() { # script url conns duration
-  wrk -t2 -c"$3" -d"$4"s --latency -s "$1" "$2" >"$WORK/wrk.out" 2>&1
+  local threads=2; [ "$3" -lt 2 ] && threads=1
+  wrk -t"$threads" -c"$3" -d"$4"s --latency -s "$1" "$2" >"$WORK/wrk.out" 2>&1
   python3 - "$WORK/wrk.out" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -53,13 +54,12 @@ print(rps, lat["50"], lat["99"], n)
 PY
 }
 
-peak_rss_during() { # pid command...   → prints peak RSS KiB after the command ends
-  local pid=$1; shift
-  ( peak=0; while kill -0 "$pid" 2>/dev/null; do r=$(awk '/VmRSS/{print $2}' /proc/"$pid"/status 2>/dev/null || echo 0); [ "${r:-0}" -gt "$peak" ] && peak=$r; echo "$peak" >"$WORK/peak"; sleep 0.1; done ) & local sampler=$!
-  "$@" >/dev/null
-  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-  cat "$WORK/peak"
+start_rss_sampler() { # pid → samples VmRSS every 100 ms into $WORK/peak until stop_rss_sampler
+  echo 0 >"$WORK/peak"
+  ( peak=0; while kill -0 "$1" 2>/dev/null; do r=$(awk '/VmRSS/{print $2}' /proc/"$1"/status 2>/dev/null || echo 0); if [ "${r:-0}" -gt "$peak" ]; then peak=$r; echo "$peak" >"$WORK/peak"; fi; sleep 0.1; done ) &
+  SAMPLER=$!
 }
+stop_rss_sampler() { kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; cat "$WORK/peak"; }
 
 log_bytes() { du -sb "$WORK/data/log" | cut -f1; }
 
@@ -67,18 +67,16 @@ echo "proxy benchmark: wrk -t2 -c$CONNS -d${DURATION}s, 2 KB chat requests, mock
 run_wrk "$WORK/chat.lua" "$PROXIED" 4 2 >/dev/null   # warm-up (connections, caches)
 BEFORE=$(log_bytes)
 read -r D_RPS D_P50 D_P99 _ <<<"$(run_wrk "$WORK/chat.lua" "$DIRECT" "$CONNS" "$DURATION")"
-run_wrk "$WORK/chat.lua" "$PROXIED" "$CONNS" "$DURATION" >"$WORK/proxied.txt" &
-WRK_JOB=$!
-RSS_PEAK=$(peak_rss_during "$PROXY_PID" wait "$WRK_JOB" || true)
-read -r P_RPS P_P50 P_P99 P_N <"$WORK/proxied.txt"
+start_rss_sampler "$PROXY_PID"
+read -r P_RPS P_P50 P_P99 P_N <<<"$(run_wrk "$WORK/chat.lua" "$PROXIED" "$CONNS" "$DURATION")"
+RSS_PEAK=$(stop_rss_sampler)
 sleep 0.2
 AFTER=$(log_bytes)
 
 read -r DS_RPS _ _ _ <<<"$(run_wrk "$WORK/stream.lua" "$DIRECT" "$CONNS" "$DURATION")"
-run_wrk "$WORK/stream.lua" "$PROXIED" "$CONNS" "$DURATION" >"$WORK/stream.txt" &
-WRK_JOB=$!
-RSS_STREAM=$(peak_rss_during "$PROXY_PID" wait "$WRK_JOB" || true)
-read -r PS_RPS _ _ _ <"$WORK/stream.txt"
+start_rss_sampler "$PROXY_PID"
+read -r PS_RPS _ _ _ <<<"$(run_wrk "$WORK/stream.lua" "$PROXIED" "$CONNS" "$DURATION")"
+RSS_STREAM=$(stop_rss_sampler)
 
 read -r D1_RPS D1_P50 _ _ <<<"$(run_wrk "$WORK/chat.lua" "$DIRECT" 1 "$DURATION")"
 read -r P1_RPS P1_P50 _ _ <<<"$(run_wrk "$WORK/chat.lua" "$PROXIED" 1 "$DURATION")"
