@@ -117,7 +117,10 @@ def test_sigterm_under_load_finishes_in_flight_and_loses_nothing(mock_server, pr
     assert popen.wait(timeout=15) == 0
     records = by_request_id(dump_exchanges(moonpalace_bin, proxy.data_dir))
     completed = [f"t-{i}" for i, r in enumerate(results) if r[1]]
-    assert len(completed) == 50, "in-flight streams should finish during a graceful shutdown"
+    # a request accepted before the signal runs to its end; one that arrives after it is refused, not cut
+    cut = [f"t-{i}" for i, r in enumerate(results) if r[0] and not r[1]]
+    assert not cut, f"in-flight streams cut by a graceful shutdown: {cut}"
+    assert len(completed) >= 25, f"only {len(completed)} of 50 streams were accepted before the signal"
     for rid in completed:
         assert records[rid]["end"] is not None
 
