@@ -13,6 +13,7 @@ struct MoonPalace: AsyncParsableCommand {
             """,
         version: "moonpalace version \(version)",
         subcommands: [CompletionCommand.self, LogCommand.self, MockCommand.self, StartCommand.self,
-                      ListCommand.self, InspectCommand.self, SearchCommand.self, CleanupCommand.self, StatsCommand.self, IndexCommand.self]
+                      ListCommand.self, InspectCommand.self, SearchCommand.self, CleanupCommand.self, StatsCommand.self, IndexCommand.self,
+                      ExportCommand.self, ImportCommand.self, ReplayCommand.self, ExplainCommand.self]
     )
 }

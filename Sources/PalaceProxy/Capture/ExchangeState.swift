@@ -39,7 +39,7 @@ final class ExchangeState: @unchecked Sendable {
             exchangeID: 0, startedAt: Clock.unixMicros(), method: method, target: target,
             endpoint: context.config.endpoint, requestHeaders: HeaderPolicy.masked(plan.headers),
             requestBody: requestBody, requestBodyComplete: complete, clientRequestID: plan.clientRequestID,
-            flags: [], meta: []))
+            flags: [], meta: plan.meta))
     }
 
     func received(head: UpstreamHead, at nanos: UInt64) {

@@ -23,7 +23,9 @@ struct ExchangeHandler: Sendable {
         if target == "/" && (method == "GET" || method == "HEAD") {
             return WelcomePage.response(context, head: method == "HEAD")
         }
-        let plan = HeaderPolicy.request(method: method, fields: request.headers, key: context.config.key)
+        if let reply = await ControlChannel.respond(to: request, context: context) { return reply }
+        var plan = HeaderPolicy.request(method: method, fields: request.headers, key: context.config.key)
+        plan.meta = ControlChannel.takeLink(&plan.headers, token: context.config.controlToken)
         let exchange = ExchangeState(context: context, method: method, target: target, plan: plan)
 
         // (1) first part of the body

@@ -24,6 +24,8 @@ enum HeaderPolicy {
         var clientRequestID: String?
         var contentType: String?
         var acceptEncodingSent: String?
+        /// Begin-record meta (a replay's link, see `ControlChannel`).
+        var meta: [HeaderField] = []
     }
 
     static func request(method: String, fields: HTTPFields, key: String?) -> RequestPlan {

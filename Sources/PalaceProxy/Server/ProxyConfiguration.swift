@@ -13,10 +13,12 @@ public struct ProxyConfiguration: Sendable {
     public var syncPolicy: SyncPolicy
     /// How long a graceful shutdown waits for in-flight exchanges.
     public var shutdownGraceSeconds: Int
+    /// Token of this proxy's control requests (`ControlChannel`); nil disables them.
+    public var controlToken: String?
 
     public init(host: String = "127.0.0.1", port: Int = 9988, endpoint: String, key: String? = nil,
                 idleTimeoutSeconds: Int = 300, logDirectory: String, syncPolicy: SyncPolicy = .batch,
-                shutdownGraceSeconds: Int = 10) {
+                shutdownGraceSeconds: Int = 10, controlToken: String? = nil) {
         self.host = host
         self.port = port
         self.endpoint = Self.normalizeEndpoint(endpoint)
@@ -25,6 +27,7 @@ public struct ProxyConfiguration: Sendable {
         self.logDirectory = logDirectory
         self.syncPolicy = syncPolicy
         self.shutdownGraceSeconds = shutdownGraceSeconds
+        self.controlToken = controlToken
     }
 
     /// `cn` → https://api.moonshot.cn, `global` → https://api.moonshot.ai; a URL without a scheme gets `https://`

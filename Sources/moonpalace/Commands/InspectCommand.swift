@@ -64,7 +64,7 @@ struct InspectCommand: ParsableCommand {
 /// The shapes `inspect` prints (reference §12.2), shared with `--json`.
 enum InspectFormat {
     /// MoonPalace's metadata object (all values strings, keys sorted), plus model/state/tokens/finish reason.
-    static func metadata(_ s: ExchangeSummary) -> JSONValue {
+    static func metadata(_ s: ExchangeSummary, _ ex: LoadedExchange? = nil) -> JSONValue {
         var m: [(String, String)] = [("moonpalace_id", String(s.id)), ("requested_at", IndexCLI.localTime(s.startedAt)),
                                      ("state", s.state)]
         func add(_ k: String, _ v: String?) { if let v, !v.isEmpty { m.append((k, v)) } }
@@ -89,6 +89,7 @@ enum InspectFormat {
         add("error_step", s.errorStep); add("category", s.category)
         add("tags", s.tags.isEmpty ? nil : s.tags.joined(separator: ","))
         add("warnings", s.warnings.isEmpty ? nil : s.warnings.joined(separator: "; "))
+        m = ExportMeta.merge(m, ex, id: s.id)
         return .object(JSONObject(m.sorted { $0.0 < $1.0 }.map { ($0.0, JSONValue.string($0.1)) }))
     }
 
@@ -113,7 +114,7 @@ enum InspectFormat {
 
     static func json(_ s: ExchangeSummary, _ ex: LoadedExchange) -> JSONValue {
         var o: [(String, JSONValue)] = [
-            ("metadata", metadata(s)),
+            ("metadata", metadata(s, ex)),
             ("request", .object(JSONObject([("method", .string(s.method)), ("url", .string(url(s))),
                                             ("header", .string(LoadedExchange.headerText(ex.begin.requestHeaders))),
                                             ("body", bodyJSON(ex.requestBody))]))),
@@ -149,7 +150,7 @@ enum InspectFormat {
             let cell: String?
             var header = name
             switch name {
-            case "metadata": cell = metadata(s).serialized(pretty: true, indent: 4)
+            case "metadata": cell = metadata(s, ex).serialized(pretty: true, indent: 4)
             case "request_header": cell = LoadedExchange.headerText(ex.begin.requestHeaders).replacing("\r\n", with: "\n")
             case "response_header": cell = LoadedExchange.headerText(ex.end?.responseHeaders ?? []).replacing("\r\n", with: "\n")
             case "request_body": cell = body(ex.requestBody)

@@ -55,14 +55,21 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "JSON Lines output.")
     var json = false
 
+    @Option(help: "Write each matching exchange as a MoonPalace case file into this existing directory instead of printing (no row limit unless -n is given).")
+    var export: String?
+
+    @Flag(name: .customLong("escape-html"), help: "With --export: escape <, > and & in the JSON.")
+    var escapeHTML = false
+
     @OptionGroup var data: DataDirOptions
 
     func run() throws {
         try IndexCLI.run {
             let (index, _) = try IndexCLI.open(data)
-            let q = ListQuery(limit: limit, beforeID: beforeID, since: try IndexCLI.time(since, flag: "--since"),
+            let q = ListQuery(limit: export != nil && !ExportList.limitGiven() ? 0 : limit, beforeID: beforeID, since: try IndexCLI.time(since, flag: "--since"),
                               until: try IndexCLI.time(until, flag: "--until", end: true), predicates: predicate,
                               chatOnly: chatonly, text: text)
+            if let export { try ExportList.run(index: index, query: q, directory: export, escapeHTML: escapeHTML); return }
             let rows = try index.list(q)
             if json {
                 for r in rows { IndexCLI.out(Self.json(r).serialized()) }

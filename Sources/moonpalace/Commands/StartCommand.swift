@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PalaceIndex
 import PalaceLog
 import PalaceMock
 import PalaceProxy
@@ -40,6 +41,7 @@ struct StartCommand: AsyncParsableCommand {
 
     func run() async throws {
         let dir = try data.open()
+        if let hint = MoonPalaceImport.hint(dataDirectory: dir.path) { FileHandle.standardError.write(Data("moonpalace: \(hint)\n".utf8)) }
         let config: ConfigFile
         do { config = try ConfigFile.load(path: dir.configPath) } catch { throw failure(error.description) }
         let env = ProcessInfo.processInfo.environment
@@ -66,14 +68,17 @@ struct StartCommand: AsyncParsableCommand {
         let proxyConfig = ProxyConfiguration(
             host: host ?? config.start.host ?? "127.0.0.1", port: portValue, endpoint: upstream,
             key: key ?? config.start.key, idleTimeoutSeconds: idle, logDirectory: dir.logDirectory,
-            syncPolicy: policy)
+            syncPolicy: policy, controlToken: RunningProxy.newToken())
         let server: ProxyServer
         do { server = try ProxyServer(config: proxyConfig, environment: env) } catch {
             throw failure("cannot start the proxy: \(error)")
         }
         let bannerHost = proxyConfig.host == "0.0.0.0" || proxyConfig.host == "::" ? "127.0.0.1" : proxyConfig.host
         do {
+            defer { RunningProxy.remove(dataDirectory: dir.path) }
             try await server.run { port in
+                try? RunningProxy(pid: getpid(), host: proxyConfig.host, port: port, endpoint: proxyConfig.endpoint,
+                                  token: proxyConfig.controlToken ?? "").write(dataDirectory: dir.path)
                 server.banner("MoonPalace Starts => change base_url to \"http://\(bannerHost):\(port)/v1\"")
             }
         } catch {

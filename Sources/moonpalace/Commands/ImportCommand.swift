@@ -1,0 +1,69 @@
+import ArgumentParser
+import PalaceIndex
+import PalaceLog
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `moonpalace import PATH` — brings a MoonPalace `moonpalace.sqlite` history into the log.
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import a MoonPalace database (moonpalace.sqlite)",
+        discussion: """
+            Reads every row of MoonPalace's moonshot_requests table (any version) and records it as an exchange. \
+            The row's own id and time are kept: inspect shows them as moonpalace_id and requested_at (our id as id). \
+            Importing the same file again adds nothing. A broken or foreign file is refused with nothing imported. \
+            Needs the log's writer lock: stop a running 'moonpalace start' on the same data directory first.
+            """,
+        subcommands: [ImportFixtureCommand.self]
+    )
+
+    @Argument(help: "Path of the MoonPalace database (e.g. ~/.moonpalace/moonpalace.sqlite).") var path: String
+    @OptionGroup var data: DataDirOptions
+
+    func run() async throws {
+        try await IndexCLI.runAsync {
+            let source = try MoonPalaceImport(sourcePath: path)
+            let (index, dir) = try IndexCLI.open(data)
+            let writer: LogWriter
+            do throws(LogError) {
+                writer = try LogWriter.open(directory: dir.logDirectory)
+            } catch {
+                guard case .locked(_, let pid) = error else { throw error }
+                let who = pid.map { "moonpalace (pid \($0))" } ?? "another moonpalace"
+                throw IndexError.logBusy("\(who) is writing to this data directory's log (probably 'moonpalace start'); "
+                    + "import writes many records and needs the log's writer lock: stop that process and import again")
+            }
+            let progress = ExportProgress(total: isatty(2) != 0 ? try source.rowCount() : nil, verb: "importing")
+            var failure: (any Error)?
+            var report = MoonPalaceImport.Report()
+            do { report = try await source.run(index: index, writer: writer) { done, _ in progress.update(done) } }
+            catch { failure = error }
+            do { try await writer.close() } catch { if failure == nil { failure = error } }
+            progress.finish()
+            try index.catchUp()
+            if let failure { throw failure }
+            IndexCLI.out("imported \(report.imported) exchange(s) from \(path)"
+                         + (report.alreadyPresent > 0 ? " (\(report.alreadyPresent) already imported, skipped)" : ""))
+        }
+    }
+}
+
+/// Hidden: writes a MoonPalace-style `moonpalace.sqlite` from a data directory's log (tests and benchmarks).
+struct ImportFixtureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "_fixture", abstract: "Write a MoonPalace database from a log.",
+                                                    shouldDisplay: false)
+    @Option(help: "Where to write the MoonPalace database.") var output: String
+    @OptionGroup var data: DataDirOptions
+
+    func run() throws {
+        try IndexCLI.run {
+            let dir = try data.open()
+            let seconds = try IndexBenchmark.buildMoonPalaceTable(path: output, logDirectory: dir.logDirectory, expected: .max)
+            IndexCLI.out("wrote \(output) in \(seconds) s")
+        }
+    }
+}
