@@ -17,20 +17,28 @@ struct ImportCommand: AsyncParsableCommand {
             The row's own id and time are kept: inspect shows them as moonpalace_id and requested_at (our id as id). \
             Importing the same file again adds nothing. A broken or foreign file is refused with nothing imported. \
             Needs the log's writer lock: stop a running 'moonpalace start' on the same data directory first.
-            """,
-        subcommands: [ImportFixtureCommand.self]
+            """
     )
 
     @Argument(help: "Path of the MoonPalace database (e.g. ~/.moonpalace/moonpalace.sqlite).") var path: String
+    @Flag(name: .customLong("write-fixture"), help: ArgumentHelp("Instead: write a MoonPalace database at PATH from the data directory's log (tests, benchmarks).", visibility: .hidden))
+    var writeFixture = false
     @OptionGroup var data: DataDirOptions
 
     func run() async throws {
         try await IndexCLI.runAsync {
+            if writeFixture {
+                let dir = try data.open()
+                let seconds = try IndexBenchmark.buildMoonPalaceTable(path: path, logDirectory: dir.logDirectory, expected: .max)
+                IndexCLI.out("wrote \(path) in \(seconds) s")
+                return
+            }
             let source = try MoonPalaceImport(sourcePath: path)
             let (index, dir) = try IndexCLI.open(data)
             let writer: LogWriter
             do throws(LogError) {
-                writer = try LogWriter.open(directory: dir.logDirectory)
+                // No fsync per batch: the import syncs once at the end (and withdraws everything if that fails).
+                writer = try LogWriter.open(directory: dir.logDirectory, options: LogWriterOptions(syncPolicy: .none))
             } catch {
                 guard case .locked(_, let pid) = error else { throw error }
                 let who = pid.map { "moonpalace (pid \($0))" } ?? "another moonpalace"
@@ -48,22 +56,6 @@ struct ImportCommand: AsyncParsableCommand {
             if let failure { throw failure }
             IndexCLI.out("imported \(report.imported) exchange(s) from \(path)"
                          + (report.alreadyPresent > 0 ? " (\(report.alreadyPresent) already imported, skipped)" : ""))
-        }
-    }
-}
-
-/// Hidden: writes a MoonPalace-style `moonpalace.sqlite` from a data directory's log (tests and benchmarks).
-struct ImportFixtureCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "_fixture", abstract: "Write a MoonPalace database from a log.",
-                                                    shouldDisplay: false)
-    @Option(help: "Where to write the MoonPalace database.") var output: String
-    @OptionGroup var data: DataDirOptions
-
-    func run() throws {
-        try IndexCLI.run {
-            let dir = try data.open()
-            let seconds = try IndexBenchmark.buildMoonPalaceTable(path: output, logDirectory: dir.logDirectory, expected: .max)
-            IndexCLI.out("wrote \(output) in \(seconds) s")
         }
     }
 }
