@@ -8,10 +8,8 @@ struct DataDirOptions: ParsableArguments {
         "Data directory (default: $MOONPALACE_HOME or ~/.moonpalace).", valueName: "DIR"))
     var dataDir: String?
 
-    /// The resolved data directory, created (0700) if missing.
+    /// The resolved data directory, created (0700) if missing (config.yaml's `data-dir` applies: Config/).
     func open() throws -> DataDirectory {
-        let dir = DataDirectory.resolve(explicit: dataDir, environment: ProcessInfo.processInfo.environment)
-        do { try dir.create() } catch { throw ValidationError(error.description) }
-        return dir
+        try openWithConfig().0
     }
 }

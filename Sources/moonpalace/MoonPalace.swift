@@ -12,7 +12,7 @@ struct MoonPalace: AsyncParsableCommand {
             Data lives in ~/.moonpalace unless --data-dir or MOONPALACE_HOME says otherwise.
             """,
         version: "moonpalace version \(version)",
-        subcommands: [CompletionCommand.self, LogCommand.self, MockCommand.self, StartCommand.self,
+        subcommands: [CompletionCommand.self, LogCommand.self, MockCommand.self, StartCommand.self, StartBenchCommand.self,
                       ListCommand.self, InspectCommand.self, SearchCommand.self, CleanupCommand.self, StatsCommand.self, IndexCommand.self,
                       ExportCommand.self, ImportCommand.self, ReplayCommand.self, ExplainCommand.self]
     )

@@ -12,6 +12,8 @@ public struct PredicateField: Sendable, Equatable {
         case body(BodySide)
         /// Raw text only the decoded record has (`request_header`, `response_header`).
         case recordText
+        /// A bit of the exchange's `ExchangeFlags` (`truncated`, `repeat_cut`, …): true/false.
+        case flag(UInt64)
     }
     public enum BodySide: Sendable, Equatable { case request, response }
 
@@ -36,6 +38,10 @@ public enum PredicateFields {
             PredicateField(name: "response_body", column: "response_body", kind: .body(.response)),
             PredicateField(name: "request_header", column: "request_header", kind: .recordText),
             PredicateField(name: "response_header", column: "response_header", kind: .recordText),
+            PredicateField(name: "forced_stream", column: "flags", kind: .flag(1 << 1)),
+            PredicateField(name: "truncated", column: "flags", kind: .flag(1 << 2)),
+            PredicateField(name: "repeat_cut", column: "flags", kind: .flag(1 << 3)),
+            PredicateField(name: "cache_used", column: "flags", kind: .flag(1 << 4)),
         ]
         return fields
     }()

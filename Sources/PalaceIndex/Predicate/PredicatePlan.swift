@@ -142,6 +142,10 @@ struct PredicateCompiler {
             return paren(time(c))
         case .recordText:
             return residualOnly(field.column, c)
+        case .flag(let bit):
+            // The residual table has no `flags`: read it from the exchange's index row (same connection).
+            let flags = context == .index ? "\"flags\"" : "(SELECT flags FROM exchanges WHERE exchanges.id = residual.id)"
+            return paren(Self.apply("((coalesce(\(flags), 0) & \(bit)) != 0)", c))
         case .body(let side):
             if c.field.path.isEmpty { return residualOnly(field.column, c) }
             let path = SQLiteValue.text(PredicatePathStep.sqlitePath(c.field.path))

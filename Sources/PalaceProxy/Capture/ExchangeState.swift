@@ -21,6 +21,8 @@ final class ExchangeState: @unchecked Sendable {
     private var gunzip: GzipDecoder?
     private var warnings: [String] = []
     private var ended = false
+    /// Chat-completion features applied to this exchange (force-stream, auto-cache); see `ChatFeatures`.
+    var chat = ChatFeatures()
 
     /// curl negotiated and decoded the response (the client did not ask for gzip).
     var curlDecoded: Bool { !plan.clientAcceptsGzip && head?.header("content-encoding") != nil }
@@ -39,7 +41,7 @@ final class ExchangeState: @unchecked Sendable {
             exchangeID: 0, startedAt: Clock.unixMicros(), method: method, target: target,
             endpoint: context.config.endpoint, requestHeaders: HeaderPolicy.masked(plan.headers),
             requestBody: requestBody, requestBodyComplete: complete, clientRequestID: plan.clientRequestID,
-            flags: [], meta: plan.meta))
+            flags: chat.beginFlags, meta: plan.meta + chat.beginMeta))
     }
 
     func received(head: UpstreamHead, at nanos: UInt64) {
@@ -50,6 +52,55 @@ final class ExchangeState: @unchecked Sendable {
             if enc == "gzip" || enc == "x-gzip" || enc == "deflate" { gunzip = GzipDecoder() }
             else if enc != "identity" { warnings.append("response body recorded as received (\(enc)-encoded)") }
         }
+        if chat.isChat, tap.isSSE, (200..<300).contains(head.status) {
+            tap.keepWholeMerge = chat.forcedStream
+            // Cutting needs the client's bytes to be the decoded bytes (the handler asked curl to decode).
+            if let settings = context.config.repeatDetection, gunzip == nil, !curlPassesEncoded(head) {
+                tap.repeatWatch = RepeatWatch(settings: settings)
+            }
+        }
+    }
+
+    private func curlPassesEncoded(_ head: UpstreamHead) -> Bool {
+        plan.clientAcceptsGzip && head.header("content-encoding").map { $0.lowercased() != "identity" } == true
+    }
+
+    /// Force-stream conversion: the client did not ask for a stream, the upstream answered with one.
+    var convertsToJSON: Bool {
+        chat.forcedStream && tap.isSSE && head.map { (200..<300).contains($0.status) } == true
+    }
+
+    /// Whether the repeat detector watches this stream (the handler then forwards only what `observeCutting` returns).
+    var watchesRepeat: Bool { tap.repeatWatch != nil }
+
+    /// Whether the repeat detector tripped.
+    var repeatTripped: Bool { tap.cutAt != nil }
+
+    /// Like `observe`, for a watched stream: returns the part of `bytes` the client may still get (all of it until
+    /// the detector trips, then up to the end of the tripping event), and records exactly that part.
+    func observeCutting(_ bytes: ByteBuffer) async -> ByteBuffer {
+        let before = tap.fedBytes
+        tap.feed(bytes.readableBytesView, now: Clock.nanos())
+        var keep = bytes.readableBytes
+        if let cut = tap.cutAt { keep = max(0, min(keep, cut - before)) }
+        let part = bytes.getSlice(at: bytes.readerIndex, length: keep) ?? ByteBuffer()
+        await recorder.responseBody(part.readableBytesView)
+        return part
+    }
+
+    /// After a trip: the final `repeat` chunks and `[DONE]`, recorded; the caller sends them and stops upstream.
+    func repeatTail() async -> ByteBuffer {
+        let tail = tap.repeatTail()
+        await recorder.responseBody(tail)
+        return ByteBuffer(bytes: tail)
+    }
+
+    /// Force-stream conversion: the merged `chat.completion` as the client's JSON body (nil if nothing merged).
+    func convertedBody() -> ByteBuffer? {
+        guard let value = tap.mergedValue() else { return nil }
+        var bytes = value.serializedBytes()
+        bytes.append(0x0A)
+        return ByteBuffer(bytes: bytes)
     }
 
     /// Response bytes on their way to the client: decoded for the record and the tap.
@@ -102,14 +153,19 @@ final class ExchangeState: @unchecked Sendable {
                 timings.outputTokensPerSecond = 1000 / perToken
             }
         }
-        var flags: ExchangeFlags = []
+        var flags: ExchangeFlags = chat.beginFlags
         if tap.isSSE { flags.insert(.stream) }
         if gunzip != nil { flags.insert(.gzipResponse) }
         if let reasons = facts?.finishReasons, reasons.contains("length") {
             flags.insert(.truncated)
-            warnings.append(tap.isSSE ? "it seems that your max_tokens value is too small, please set a larger value"
-                : "it seems that your max_tokens value is too small, please set a value greater than \(facts?.usage?.completionTokens ?? 0)")
+            warnings.append(TruncationWarning.text(completionTokens: facts?.usage?.completionTokens, choices: reasons.count))
         }
+        if let watch = tap.repeatWatch, let trip = watch.trip {
+            flags.insert(.repeatCut)
+            warnings.append(RepeatWatch.warning(trip, settings: watch.settings))
+        }
+        if let cacheID = head?.header("msh-context-cache-id"), !cacheID.isEmpty { flags.insert(.cacheUsed) }
+        warnings += chat.notes
         if let e = gunzip?.error { warnings.append("response body could not be decoded for the record: \(e)") }
         if let e = tap.streamError { warnings.append("error event inside the stream: \(e)") }
         if tap.mergeDropped { warnings.append("stream too large to merge into one chat.completion (the raw stream is recorded)") }

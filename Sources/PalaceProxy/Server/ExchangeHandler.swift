@@ -26,14 +26,18 @@ struct ExchangeHandler: Sendable {
         if let reply = await ControlChannel.respond(to: request, context: context) { return reply }
         var plan = HeaderPolicy.request(method: method, fields: request.headers, key: context.config.key)
         plan.meta = ControlChannel.takeLink(&plan.headers, token: context.config.controlToken)
+        let features = ChatRequestFeatures(context: context, method: method, target: target)
+        if features.decodesForClient { plan.decodeForClient() }
         let exchange = ExchangeState(context: context, method: method, target: target, plan: plan)
+        exchange.chat.isChat = features.isChat
 
-        // (1) first part of the body
+        // (1) first part of the body (all of it, within a limit, when a chat feature needs to read it)
         var body = request.body.makeAsyncIterator()
         var first = ByteBuffer()
         var bodyDone = plan.bodyLength == nil || plan.bodyLength == 0
         var readFailure: UpstreamFailure?
-        while !bodyDone && first.readableBytes < Self.beginBodyBytes {
+        let readLimit = features.needsWholeBody ? ChatRequestFeatures.wholeBodyLimit : Self.beginBodyBytes
+        while !bodyDone && first.readableBytes < readLimit {
             do {
                 if var part = try await body.next() { first.writeBuffer(&part) } else { bodyDone = true }
             } catch {
@@ -41,6 +45,8 @@ struct ExchangeHandler: Sendable {
                 break
             }
         }
+        // Force-stream decides on the whole body before the begin record (whose flags say so).
+        let upstreamBody = readFailure == nil ? features.forceStream(body: first, complete: bodyDone, exchange: exchange) : nil
         // (2) begin record
         var beginPart = first.getSlice(at: first.readerIndex, length: min(first.readableBytes, Self.beginBodyBytes)) ?? ByteBuffer()
         let rest = first.getSlice(at: first.readerIndex + beginPart.readableBytes, length: first.readableBytes - beginPart.readableBytes)
@@ -48,23 +54,29 @@ struct ExchangeHandler: Sendable {
                                    complete: bodyDone && (rest?.readableBytes ?? 0) == 0)
         if let rest, rest.readableBytes > 0 { await exchange.recorder.requestBody(rest) }
         if let readFailure { return await exchange.fail(readFailure) }
+        // Auto-cache headers (may create a cache upstream first); the record keeps the client's original request.
+        let headers = plan.headers + (await features.cacheHeaders(body: first, complete: bodyDone, exchange: exchange))
+        let bodyLength = upstreamBody.map { Int64($0.readableBytes) } ?? plan.bodyLength
 
         // (3) upstream
-        let transfer: UpstreamTransfer
+        var transfer: UpstreamTransfer
         do {
             transfer = try context.loop.transfer(UpstreamRequest(
-                method: method, url: context.config.endpoint + target, headers: plan.headers,
-                bodyLength: plan.bodyLength, decodeCompression: !plan.clientAcceptsGzip,
+                method: method, url: context.config.endpoint + target, headers: headers,
+                bodyLength: bodyLength, decodeCompression: !plan.clientAcceptsGzip,
                 idleTimeoutSeconds: context.config.idleTimeoutSeconds))
         } catch {
             return await exchange.fail(error)
         }
-        if plan.bodyLength != nil {
-            await transfer.sendBody(first)
+        let firstBody = upstreamBody ?? first
+        // A whole body read for the chat features can exceed what sendBody queues before curl reads: start first.
+        let startFirst = firstBody.readableBytes > UpstreamTransfer.highWater
+        if startFirst { exchange.sentAt = Clock.nanos(); transfer.start() }
+        if bodyLength != nil {
+            await transfer.sendBody(firstBody)
             if bodyDone { transfer.finishBody() }
         }
-        exchange.sentAt = Clock.nanos()
-        transfer.start()
+        if !startFirst { exchange.sentAt = Clock.nanos(); transfer.start() }
         if !bodyDone {
             do {
                 while var part = try await body.next() {
@@ -81,10 +93,19 @@ struct ExchangeHandler: Sendable {
         }
 
         // (4) head
-        let head: UpstreamHead
+        var head: UpstreamHead
         switch await transfer.head() {
         case .failure(let failure): return await exchange.fail(failure)
         case .success(let h): head = h
+        }
+        if exchange.chat.cacheID != nil {
+            // Auto-cache: an API answer saying the cache is gone makes it forgotten and the call retried without it.
+            switch await features.retryIfCacheRejected(head: head, transfer: transfer, exchange: exchange,
+                                                        headers: plan.headers, body: firstBody, bodyLength: bodyLength) {
+            case .proceed: break
+            case .respond(let response): return response
+            case .retried(let t, let h): transfer = t; head = h
+            }
         }
         exchange.received(head: head, at: transfer.headAtNanos)
         return await relay(head: head, transfer: transfer, exchange: exchange)
@@ -98,6 +119,7 @@ struct ExchangeHandler: Sendable {
         let fields = HeaderPolicy.response(head.headers, dropEncoding: exchange.curlDecoded, keepLength: noBody)
 
         // Small non-stream bodies (by the upstream's own length, encoded or not) are relayed in one write.
+        if exchange.convertsToJSON { return await convert(status: status, head: head, transfer: transfer, exchange: exchange) }
         let upstreamLength = head.header("content-length").flatMap { Int($0) }
         if noBody || (!exchange.tap.isSSE && (upstreamLength ?? .max) <= Self.bufferedBodyLimit) {
             var all = ByteBuffer()
@@ -118,11 +140,28 @@ struct ExchangeHandler: Sendable {
         }
 
         let isSSE = exchange.tap.isSSE
-        let body = ResponseBody(contentLength: declared) { writer in
+        let watched = exchange.watchesRepeat
+        let body = ResponseBody(contentLength: watched ? nil : declared) { writer in
             var sent = 0
             var held: ByteBuffer?
             while true {
                 switch await transfer.nextBody() {
+                case .bytes(let b) where watched:
+                    // --detect-repeat: observe first, forward only up to the end of a tripping event.
+                    let part = await exchange.observeCutting(b)
+                    do { if part.readableBytes > 0 { try await writer.write(part) } } catch {
+                        let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
+                        transfer.cancel(failure)
+                        _ = await exchange.fail(failure)
+                        throw error
+                    }
+                    guard exchange.repeatTripped else { continue }
+                    let tail = await exchange.repeatTail()
+                    await exchange.finish()
+                    transfer.cancel(UpstreamFailure(step: .readResponseBody, message: "stream cut by the repeat detector"))
+                    try await writer.write(tail)
+                    try await writer.finish(nil)
+                    return
                 case .bytes(let b):
                     if let declared, sent + b.readableBytes >= declared {
                         // The completing bytes wait for the end record (invariant 6).
@@ -151,5 +190,34 @@ struct ExchangeHandler: Sendable {
             }
         }
         return Response(status: status, headers: fields, body: body)
+    }
+
+    /// Force-stream conversion: reads the whole upstream stream (cut short by the repeat detector if it trips),
+    /// records it, and answers the client — who did not ask for a stream — with the merged `chat.completion`.
+    private func convert(status: HTTPResponse.Status, head: UpstreamHead, transfer: UpstreamTransfer,
+                         exchange: ExchangeState) async -> Response {
+        reading: while true {
+            switch await transfer.nextBody() {
+            case .bytes(let b):
+                if exchange.watchesRepeat { _ = await exchange.observeCutting(b) } else { await exchange.observe(b) }
+                if exchange.repeatTripped {
+                    _ = await exchange.repeatTail()
+                    transfer.cancel(UpstreamFailure(step: .readResponseBody, message: "stream cut by the repeat detector"))
+                    break reading
+                }
+            case .end:
+                break reading
+            case .failed(let failure):
+                return await exchange.fail(failure)
+            }
+        }
+        guard let json = exchange.convertedBody() else {
+            return await exchange.fail(UpstreamFailure(
+                step: .readResponseBody, message: "force-stream: the upstream stream carried no chat.completion chunk"))
+        }
+        await exchange.finish()
+        var fields = HeaderPolicy.response(head.headers, dropEncoding: true, keepLength: false)
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: json))
     }
 }

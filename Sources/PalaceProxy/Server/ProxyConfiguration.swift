@@ -15,6 +15,12 @@ public struct ProxyConfiguration: Sendable {
     public var shutdownGraceSeconds: Int
     /// Token of this proxy's control requests (`ControlChannel`); nil disables them.
     public var controlToken: String?
+    /// `--force-stream`: non-stream `/chat/completions` requests go upstream as streams (the client still gets JSON).
+    public var forceStream = false
+    /// `--detect-repeat`: cut looping streams (nil = off, the default).
+    public var repeatDetection: RepeatSettings?
+    /// `--auto-cache`: create and reuse context caches for long prompts (nil = off, the default).
+    public var autoCache: AutoCacheSettings?
 
     public init(host: String = "127.0.0.1", port: Int = 9988, endpoint: String, key: String? = nil,
                 idleTimeoutSeconds: Int = 300, logDirectory: String, syncPolicy: SyncPolicy = .batch,

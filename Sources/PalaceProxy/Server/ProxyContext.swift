@@ -12,6 +12,8 @@ public final class ProxyContext: Sendable {
     let log: StderrLog
     /// Exchanges between arrival and their end record; graceful shutdown waits for zero.
     let inFlight = Atomic<Int>(0)
+    /// `--auto-cache` (nil when off).
+    let autoCache: AutoCache?
 
     init(config: ProxyConfiguration, loop: CurlLoop, writer: LogWriter, health: CaptureHealth, log: StderrLog) {
         self.config = config
@@ -19,6 +21,7 @@ public final class ProxyContext: Sendable {
         self.writer = writer
         self.health = health
         self.log = log
+        self.autoCache = config.autoCache.map { AutoCache(settings: $0, endpoint: config.endpoint, key: config.key, loop: loop, log: log) }
     }
 }
 

@@ -32,6 +32,16 @@ struct StreamTap {
     private(set) var facts: CompletionSummary?
     /// An `error` object sent inside the stream (Moonshot reports some failures this way).
     private(set) var streamError: String?
+    /// `--detect-repeat` on this stream (set by the exchange for chat completions).
+    var repeatWatch: RepeatWatch?
+    /// Force-stream conversion: the client's JSON answer is the merge, so it is never dropped for size.
+    var keepWholeMerge = false
+    /// Bytes fed, and bytes that belong to complete events (the rest is a partial event the parser holds).
+    private(set) var fedBytes = 0
+    private(set) var consumedBytes = 0
+    /// Set when the repeat detector tripped: the stream ends after this many bytes (the end of the tripping
+    /// event); later bytes are ignored and never reach the client.
+    private(set) var cutAt: Int?
 
     init(contentType: String?) {
         let type = contentType?.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() } ?? ""
@@ -42,7 +52,13 @@ struct StreamTap {
 
     mutating func feed(_ bytes: some Collection<UInt8>, now: UInt64) {
         if isSSE {
-            for event in parser.feed(bytes) { handle(event, now: now) }
+            guard cutAt == nil else { return }
+            fedBytes += bytes.count
+            for event in parser.feed(bytes) {
+                consumedBytes += event.raw.count
+                handle(event, now: now)
+                if cutAt != nil { break }
+            }
         } else if analyseJSON && !jsonTooLarge {
             if jsonBody.count + bytes.count > Self.maxAnalysedBody { jsonTooLarge = true; jsonBody = [] }
             else { jsonBody.append(contentsOf: bytes) }
@@ -52,7 +68,7 @@ struct StreamTap {
     /// Ends the body: flushes a final event without its blank line and computes the summary.
     mutating func finish(now: UInt64) {
         if isSSE {
-            if let last = parser.finish() { handle(last, now: now) }
+            if cutAt == nil, let last = parser.finish() { handle(last, now: now) }
             if sawCompletionChunk && !mergeDropped { facts = CompletionSummary(merger.result()) }
             else if sawCompletionChunk {
                 facts = CompletionSummary(id: chunkID, model: chunkModel, usage: chunkUsage, finishReasons: chunkReasons)
@@ -60,6 +76,26 @@ struct StreamTap {
         } else if analyseJSON, !jsonBody.isEmpty, let value = try? JSONValue.parse(jsonBody) {
             facts = CompletionSummary(value)
         }
+    }
+
+    /// After a repeat trip: the final chunks (`finish_reason: "repeat"` for every unfinished choice) and
+    /// `data: [DONE]` + blank line, as the client receives them; they are merged like upstream chunks.
+    mutating func repeatTail() -> [UInt8] {
+        guard let watch = repeatWatch else { return [] }
+        var out: [UInt8] = []
+        for chunk in watch.finalChunks() {
+            out += SSEEncoder.encode(json: chunk)
+            for (index, reason) in CompletionFacts.of(chunk).finishReasons { chunkReasons[index] = reason }
+            if !mergeDropped { merger.add(chunk: chunk) }
+        }
+        out += SSEEncoder.done
+        return out
+    }
+
+    /// The merged `chat.completion` (force-stream's answer to a client that did not ask for a stream).
+    func mergedValue() -> JSONValue? {
+        guard isSSE, sawCompletionChunk, !mergeDropped else { return nil }
+        return merger.result()
     }
 
     /// JSON of the merged `chat.completion`, for streams of completion chunks.
@@ -79,9 +115,10 @@ struct StreamTap {
         if let model = f.model { chunkModel = model }
         if let usage = f.usage { chunkUsage = usage }
         for (index, reason) in f.finishReasons { chunkReasons[index] = reason }
+        if repeatWatch?.feed(chunk: value) != nil { cutAt = consumedBytes }
         guard !mergeDropped else { return }
         mergedData += event.data.utf8.count
-        if mergedData > Self.maxMergedData {
+        if mergedData > Self.maxMergedData && !keepWholeMerge {
             mergeDropped = true
             merger = CompletionMerger()
         } else {

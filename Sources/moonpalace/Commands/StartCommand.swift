@@ -15,6 +15,8 @@ struct StartCommand: AsyncParsableCommand {
             event, and records each exchange in the data directory's log. Point an OpenAI-compatible SDK's \
             base_url at the printed URL. A browser's GET / shows a short page; every API path is forwarded.
             Stops gracefully on SIGINT/SIGTERM: in-flight exchanges finish, the log is synced.
+            Every flag can also be set in <data-dir>/config.yaml (see README "config.yaml"); a flag given here \
+            beats the config value, which beats the built-in default.
             """
     )
 
@@ -39,11 +41,39 @@ struct StartCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Abort an upstream call after this many seconds without a byte (default: 300; no cap on total duration).", valueName: "SECONDS"))
     var upstreamIdleTimeout: Int?
 
+    @Flag(inversion: .prefixedNo, help: "Send non-stream /chat/completions requests upstream as streams; the client still gets one chat.completion JSON (default: off).")
+    var forceStream: Bool?
+
+    @Flag(inversion: .prefixedNo, help: "Cut streams that keep repeating themselves with finish_reason \"repeat\" (default: off).")
+    var detectRepeat: Bool?
+
+    @Option(help: ArgumentHelp("Repetition threshold 0-1: cut when the distinct share of the recent text falls below it; higher = less tolerant (default: 0.5).", valueName: "RATIO"))
+    var repeatThreshold: Double?
+
+    @Option(help: ArgumentHelp("Check for repetition only after more than this many characters (default: 100).", valueName: "CHARS"))
+    var repeatMinLength: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Create and reuse Moonshot context caches for long chat prompts (default: off).")
+    var autoCache: Bool?
+
+    @Option(help: ArgumentHelp("Cache only prompts of more than this many bytes (default: 4096).", valueName: "BYTES"))
+    var cacheMinBytes: Int?
+
+    @Option(help: ArgumentHelp("TTL of created caches and the TTL reset sent on each use (default: 60).", valueName: "SECONDS"))
+    var cacheTtl: Int?
+
+    @Option(help: ArgumentHelp("Delete caches (upstream too) unused for this long (default: 86400).", valueName: "SECONDS"))
+    var cacheCleanup: Int?
+
+    @Option(help: ArgumentHelp("Retention: delete whole log segments older than this, e.g. 30d, 12h (default: keep).", valueName: "DURATION"))
+    var retentionMaxAge: String?
+
+    @Option(help: ArgumentHelp("Retention: delete the oldest log segments while the log is larger than this, e.g. 10GiB (default: no limit).", valueName: "SIZE"))
+    var retentionMaxSize: String?
+
     func run() async throws {
-        let dir = try data.open()
+        let (dir, config) = try data.openWithConfig()
         if let hint = MoonPalaceImport.hint(dataDirectory: dir.path) { FileHandle.standardError.write(Data("moonpalace: \(hint)\n".utf8)) }
-        let config: ConfigFile
-        do { config = try ConfigFile.load(path: dir.configPath) } catch { throw failure(error.description) }
         let env = ProcessInfo.processInfo.environment
 
         let policyName = sync ?? config.start.sync ?? "batch"
@@ -55,6 +85,8 @@ struct StartCommand: AsyncParsableCommand {
         let portValue = port.map(Int.init) ?? config.start.port ?? 9988
         guard (0...65535).contains(portValue) else { throw failure("the port must be 0-65535 (got \(portValue))") }
         let endpointName = endpoint ?? config.endpoint ?? "cn"
+        let features = try resolveFeatures(config.start, dir: dir)
+        let retention = try resolveRetention(config.start)
 
         var mockTask: Task<Void, Never>?
         var upstream = endpointName
@@ -65,25 +97,76 @@ struct StartCommand: AsyncParsableCommand {
         }
         defer { mockTask?.cancel() }
 
-        let proxyConfig = ProxyConfiguration(
+        var proxyConfig = ProxyConfiguration(
             host: host ?? config.start.host ?? "127.0.0.1", port: portValue, endpoint: upstream,
             key: key ?? config.start.key, idleTimeoutSeconds: idle, logDirectory: dir.logDirectory,
             syncPolicy: policy, controlToken: RunningProxy.newToken())
+        proxyConfig.forceStream = features.forceStream
+        proxyConfig.repeatDetection = features.repeatDetection
+        proxyConfig.autoCache = features.autoCache
         let server: ProxyServer
         do { server = try ProxyServer(config: proxyConfig, environment: env) } catch {
             throw failure("cannot start the proxy: \(error)")
         }
         let bannerHost = proxyConfig.host == "0.0.0.0" || proxyConfig.host == "::" ? "127.0.0.1" : proxyConfig.host
+        let retentionTask = retention.map { policy in
+            Task { await LogRetentionTask.run(server: server, policy: policy) }
+        }
+        defer { retentionTask?.cancel() }
         do {
             defer { RunningProxy.remove(dataDirectory: dir.path) }
             try await server.run { port in
                 try? RunningProxy(pid: getpid(), host: proxyConfig.host, port: port, endpoint: proxyConfig.endpoint,
                                   token: proxyConfig.controlToken ?? "").write(dataDirectory: dir.path)
                 server.banner("MoonPalace Starts => change base_url to \"http://\(bannerHost):\(port)/v1\"")
+                server.logo()
             }
         } catch {
             throw failure("the proxy stopped: \(error)")
         }
+    }
+
+    /// force-stream, detect-repeat and auto-cache from flags, then config, then defaults.
+    private func resolveFeatures(_ c: ConfigFile.Start, dir: DataDirectory) throws -> (forceStream: Bool, repeatDetection: RepeatSettings?, autoCache: AutoCacheSettings?) {
+        let threshold = repeatThreshold ?? c.repeatThreshold ?? 0.5
+        guard threshold.isFinite, (0...1).contains(threshold) else {
+            throw failure("--repeat-threshold must be between 0 and 1 (got \(threshold))")
+        }
+        let minLength = repeatMinLength ?? c.repeatMinLength ?? 100
+        guard minLength >= 0 else { throw failure("--repeat-min-length must not be negative (got \(minLength))") }
+        let minBytes = cacheMinBytes ?? c.cacheMinBytes ?? 4096
+        guard minBytes >= 0 else { throw failure("--cache-min-bytes must not be negative (got \(minBytes))") }
+        let ttl = cacheTtl ?? c.cacheTTL ?? 60
+        guard ttl >= 1 else { throw failure("--cache-ttl must be at least 1 second (got \(ttl))") }
+        let cleanup = cacheCleanup ?? c.cacheCleanup ?? 86_400
+        guard cleanup >= 1 else { throw failure("--cache-cleanup must be at least 1 second (got \(cleanup))") }
+        let repeatOn = detectRepeat ?? c.detectRepeat ?? false
+        let cacheOn = autoCache ?? c.autoCache ?? false
+        return (
+            forceStream ?? c.forceStream ?? false,
+            repeatOn ? RepeatSettings(threshold: threshold, minLength: minLength) : nil,
+            cacheOn ? AutoCacheSettings(minBytes: minBytes, ttlSeconds: ttl, cleanupSeconds: cleanup,
+                                        statePath: dir.path + "/context-caches.json") : nil)
+    }
+
+    /// The log retention policy from flags, then config; nil when neither limit is set (keep everything).
+    private func resolveRetention(_ c: ConfigFile.Start) throws -> LogRetention.Policy? {
+        var age = c.retentionMaxAge
+        var size = c.retentionMaxSize
+        if let text = retentionMaxAge {
+            guard let v = Quantity.seconds(text) else {
+                throw failure("--retention-max-age must be a duration such as 30d, 12h or 90m (got '\(text)')")
+            }
+            age = v
+        }
+        if let text = retentionMaxSize {
+            guard let v = Quantity.bytes(text) else {
+                throw failure("--retention-max-size must be a size such as 10GiB or 500MB (got '\(text)')")
+            }
+            size = v
+        }
+        guard age != nil || size != nil else { return nil }
+        return LogRetention.Policy(maxAge: age, maxTotalBytes: size)
     }
 
     /// Runs PalaceMock in-process on an ephemeral port; returns its task and port.

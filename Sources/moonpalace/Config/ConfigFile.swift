@@ -19,9 +19,10 @@ import Yams
 ///   auto-cache: {min-bytes: 4096, ttl: 60, cleanup: 86400}  # a mapping (even {}) turns caching on
 ///   sync: always | batch | none
 ///   upstream-idle-timeout: 300
-///   retain-days: 30
-///   retain-bytes: 10GiB
+///   retention: {max-age: 30d, max-size: 10GiB}           # drop whole old log segments (off by default)
 /// ```
+///
+/// Values are checked here (ranges, units), so a wrong value is reported with its line, like a wrong key.
 struct ConfigFile: Sendable, Equatable {
     var endpoint: String?
     var dataDir: String?
@@ -41,8 +42,10 @@ struct ConfigFile: Sendable, Equatable {
         var cacheCleanup: Int?
         var sync: String?
         var upstreamIdleTimeout: Int?
-        var retainDays: Int?
-        var retainBytes: String?
+        /// Seconds; from `retention.max-age` (`30d`, `12h`, …).
+        var retentionMaxAge: Double?
+        /// Bytes; from `retention.max-size` (`10GiB`, …).
+        var retentionMaxSize: UInt64?
     }
 
     /// Reads the file at `path`; a missing file is an empty configuration.
@@ -79,25 +82,48 @@ struct ConfigFile: Sendable, Equatable {
         var s = Start()
         if isNull(node) { return s }
         let known = ["port", "host", "key", "detect-repeat", "force-stream", "auto-cache", "sync",
-                     "upstream-idle-timeout", "retain-days", "retain-bytes"]
+                     "upstream-idle-timeout", "retention"]
         for (key, value) in try reader.mapping(node, context: "start") {
             switch key.string {
-            case "port": s.port = try reader.int(value, key: "start.port")
+            case "port": s.port = try reader.int(value, key: "start.port", in: 0...65535)
             case "host": s.host = try reader.string(value, key: "start.host")
             case "key": s.key = try reader.string(value, key: "start.key")
             case "force-stream": s.forceStream = try reader.bool(value, key: "start.force-stream")
-            case "sync": s.sync = try reader.string(value, key: "start.sync")
-            case "upstream-idle-timeout": s.upstreamIdleTimeout = try reader.int(value, key: "start.upstream-idle-timeout")
-            case "retain-days": s.retainDays = try reader.int(value, key: "start.retain-days")
-            case "retain-bytes": s.retainBytes = try reader.string(value, key: "start.retain-bytes")
+            case "sync":
+                let v = try reader.string(value, key: "start.sync")
+                guard ["always", "batch", "none"].contains(v) else {
+                    throw reader.fail(value, "'start.sync' must be always, batch or none, got '\(v)'")
+                }
+                s.sync = v
+            case "upstream-idle-timeout":
+                s.upstreamIdleTimeout = try reader.int(value, key: "start.upstream-idle-timeout", in: 1...Int(Int32.max))
+            case "retention":
+                if isNull(value) { break }
+                for (k, v) in try reader.mapping(value, context: "start.retention") {
+                    switch k.string {
+                    case "max-age":
+                        let text = try reader.string(v, key: "start.retention.max-age")
+                        guard let secs = Quantity.seconds(text) else {
+                            throw reader.fail(v, "'start.retention.max-age' must be a duration such as 30d, 12h or 90m, got '\(text)'")
+                        }
+                        s.retentionMaxAge = secs
+                    case "max-size":
+                        let text = try reader.string(v, key: "start.retention.max-size")
+                        guard let bytes = Quantity.bytes(text) else {
+                            throw reader.fail(v, "'start.retention.max-size' must be a size such as 10GiB or 500MB, got '\(text)'")
+                        }
+                        s.retentionMaxSize = bytes
+                    default: throw reader.unknown(k, context: "start.retention", known: ["max-age", "max-size"])
+                    }
+                }
             case "detect-repeat":
                 if isNull(value) { break }
                 if value.scalar != nil { s.detectRepeat = try reader.bool(value, key: "start.detect-repeat"); break }
                 s.detectRepeat = true
                 for (k, v) in try reader.mapping(value, context: "start.detect-repeat") {
                     switch k.string {
-                    case "threshold": s.repeatThreshold = try reader.double(v, key: "start.detect-repeat.threshold")
-                    case "min-length": s.repeatMinLength = try reader.int(v, key: "start.detect-repeat.min-length")
+                    case "threshold": s.repeatThreshold = try reader.double(v, key: "start.detect-repeat.threshold", in: 0...1)
+                    case "min-length": s.repeatMinLength = try reader.int(v, key: "start.detect-repeat.min-length", in: 0...Int(Int32.max))
                     default: throw reader.unknown(k, context: "start.detect-repeat", known: ["threshold", "min-length"])
                     }
                 }
@@ -107,9 +133,9 @@ struct ConfigFile: Sendable, Equatable {
                 s.autoCache = true
                 for (k, v) in try reader.mapping(value, context: "start.auto-cache") {
                     switch k.string {
-                    case "min-bytes": s.cacheMinBytes = try reader.int(v, key: "start.auto-cache.min-bytes")
-                    case "ttl": s.cacheTTL = try reader.int(v, key: "start.auto-cache.ttl")
-                    case "cleanup": s.cacheCleanup = try reader.int(v, key: "start.auto-cache.cleanup")
+                    case "min-bytes": s.cacheMinBytes = try reader.int(v, key: "start.auto-cache.min-bytes", in: 0...Int(Int32.max))
+                    case "ttl": s.cacheTTL = try reader.int(v, key: "start.auto-cache.ttl", in: 1...Int(Int32.max))
+                    case "cleanup": s.cacheCleanup = try reader.int(v, key: "start.auto-cache.cleanup", in: 1...Int(Int32.max))
                     default: throw reader.unknown(k, context: "start.auto-cache", known: ["min-bytes", "ttl", "cleanup"])
                     }
                 }

@@ -31,8 +31,24 @@ struct NodeReader {
     }
 
     func double(_ node: Node, key: String) throws(ConfigError) -> Double {
-        guard let s = node.scalar, let v = Double(s.string) else {
+        guard let s = node.scalar, let v = Double(s.string), v.isFinite else {
             throw fail(node, "'\(key)' must be a number, got '\(node.scalar?.string ?? "a mapping")'")
+        }
+        return v
+    }
+
+    func int(_ node: Node, key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        let v = try int(node, key: key)
+        guard range.contains(v) else {
+            throw fail(node, "'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(v)")
+        }
+        return v
+    }
+
+    func double(_ node: Node, key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+        let v = try double(node, key: key)
+        guard range.contains(v) else {
+            throw fail(node, "'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(v)")
         }
         return v
     }

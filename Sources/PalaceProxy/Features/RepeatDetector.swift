@@ -1,0 +1,119 @@
+/// Windowed repetition metric for one text stream (a choice's `content` or its `reasoning_content`).
+///
+/// The metric: r = (distinct 32-scalar substrings among those starting in the last 3,000 scalars) / (how many start
+/// there). Natural text has almost no repeated 32-character substrings, so r stays near 1; a loop of period p
+/// contributes only p distinct ones, so r falls towards 0 as the loop fills the window. The stream trips when
+/// more than `minLength` scalars were seen and r < `threshold`. Because only the window counts, a loop is caught
+/// about window·(1 − threshold) + p scalars after it starts (≈ 1,500 + p at the default 0.5), however long the
+/// healthy text before it — unlike MoonPalace's whole-output ratio — and nothing grows with the stream's length
+/// (no overflow: MoonPalace's 32-bit n·(n+1) wrapped at 46,341 characters and cut every long answer).
+///
+/// Cost: O(1) per scalar (a rolling hash, one insert and one removal in an open-addressing count table), so O(1)
+/// amortised per token; memory is fixed (~100 KiB) per stream.
+struct RepeatDetector: Sendable {
+    static let gram = 32
+    static let window = 3000
+    static let tableSize = 8192   // power of two, > 2 × window: short probe runs
+    static let base: UInt64 = 0x100000001B3
+    static let basePower: UInt64 = {   // base^(gram-1), the weight of the oldest scalar
+        var p: UInt64 = 1
+        for _ in 0..<(gram - 1) { p = p &* base }
+        return p
+    }()
+
+    let threshold: Double
+    let minLength: Int
+    /// Scalars seen.
+    private(set) var length = 0
+    private var recent = [UInt32](repeating: 0, count: gram)
+    private var rolling: UInt64 = 0
+    private var grams = [UInt64](repeating: 0, count: window)
+    private var gramCount = 0   // grams in the window (≤ window)
+    private var gramNext = 0
+    private var keys = [UInt64](repeating: 0, count: tableSize)
+    private var counts = [UInt32](repeating: 0, count: tableSize)
+    private(set) var distinct = 0
+
+    init(threshold: Double, minLength: Int) {
+        self.threshold = threshold
+        self.minLength = minLength
+    }
+
+    /// The current ratio (1 before the first full substring).
+    var ratio: Double { gramCount == 0 ? 1 : Double(distinct) / Double(gramCount) }
+
+    /// Whether the stream has tripped (checked after each fed piece, like MoonPalace's per-chunk check).
+    var tripped: Bool { length > minLength && gramCount > 0 && ratio < threshold }
+
+    /// Feeds one piece of text; returns `tripped`.
+    mutating func feed(_ text: String) -> Bool {
+        for scalar in text.unicodeScalars { add(scalar.value) }
+        return tripped
+    }
+
+    mutating func add(_ c: UInt32) {
+        let slot = length % Self.gram
+        if length >= Self.gram { rolling = rolling &- UInt64(recent[slot]) &* Self.basePower }
+        rolling = rolling &* Self.base &+ UInt64(c &+ 1)
+        recent[slot] = c &+ 1
+        length += 1
+        guard length >= Self.gram else { return }
+        if gramCount == Self.window {
+            if decrement(grams[gramNext]) { distinct -= 1 }
+        } else {
+            gramCount += 1
+        }
+        let key = Self.mix(rolling)
+        grams[gramNext] = key
+        gramNext = gramNext + 1 == Self.window ? 0 : gramNext + 1
+        if increment(key) { distinct += 1 }
+    }
+
+    /// Spreads the rolling hash over the table and never yields 0 (the empty-slot marker).
+    static func mix(_ h: UInt64) -> UInt64 {
+        var z = h &+ 0x9E3779B97F4A7C15
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        z ^= z >> 31
+        return z == 0 ? 1 : z
+    }
+
+    /// Adds one occurrence; true when the key is new.
+    private mutating func increment(_ key: UInt64) -> Bool {
+        let mask = Self.tableSize - 1
+        var i = Int(truncatingIfNeeded: key) & mask
+        while true {
+            if keys[i] == key { counts[i] += 1; return false }
+            if keys[i] == 0 { keys[i] = key; counts[i] = 1; return true }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// Removes one occurrence; true when the key is gone (backward-shift deletion keeps probe runs intact).
+    private mutating func decrement(_ key: UInt64) -> Bool {
+        let mask = Self.tableSize - 1
+        var i = Int(truncatingIfNeeded: key) & mask
+        while keys[i] != key {
+            if keys[i] == 0 { return false }   // not present (cannot happen for keys in the window)
+            i = (i + 1) & mask
+        }
+        counts[i] -= 1
+        if counts[i] > 0 { return false }
+        var j = i
+        while true {
+            j = (j + 1) & mask
+            let k = keys[j]
+            if k == 0 { break }
+            let home = Int(truncatingIfNeeded: k) & mask
+            // Move j back to the hole at i unless its home lies cyclically in (i, j].
+            let inRange = i <= j ? (home > i && home <= j) : (home > i || home <= j)
+            if inRange { continue }
+            keys[i] = k
+            counts[i] = counts[j]
+            i = j
+        }
+        keys[i] = 0
+        counts[i] = 0
+        return true
+    }
+}

@@ -1,0 +1,76 @@
+import PalaceWire
+
+/// `--detect-repeat` for one streamed exchange: a `RepeatDetector` per choice and per text field (`content` and
+/// `reasoning_content`, so a thinking model looping in its reasoning is caught too), fed chunk by chunk.
+///
+/// On a trip it builds what the client gets instead of the rest of the stream (reference §8.3, with its bugs
+/// fixed): for every choice that has streamed and not finished, one well-formed chunk with `delta: {}` and
+/// `finish_reason: "repeat"`, then `data: [DONE]` with its blank line — one `[DONE]`, whatever the number of choices.
+struct RepeatWatch {
+    struct Trip: Sendable, Equatable {
+        var choice: Int
+        var field: String
+        var ratio: Double
+        var length: Int
+    }
+
+    let settings: RepeatSettings
+    private var detectors: [Int: RepeatDetector] = [:]   // key: choice index × 2 + field (0 content, 1 reasoning)
+    private var seen: [Int] = []                          // choice indexes in first-seen order
+    private var finished: Set<Int> = []
+    private var id: JSONValue?
+    private var created: JSONValue?
+    private var model: JSONValue?
+    private(set) var trip: Trip?
+
+    init(settings: RepeatSettings) { self.settings = settings }
+
+    /// Feeds one parsed chunk; returns the trip when this chunk made a stream trip (once).
+    mutating func feed(chunk: JSONValue) -> Trip? {
+        guard trip == nil, case .object(let object) = chunk, case .array(let choices)? = object["choices"] else { return nil }
+        if let v = object["id"], !v.isNull { id = v }
+        if let v = object["created"], !v.isNull { created = v }
+        if let v = object["model"], !v.isNull { model = v }
+        for (position, choice) in choices.enumerated() {
+            let index = choice["index"]?.intValue ?? position
+            if !seen.contains(index) { seen.append(index) }
+            if let reason = choice["finish_reason"], !reason.isNull { finished.insert(index) }
+            guard let delta = choice["delta"] else { continue }
+            for (fieldNumber, field) in ["content", "reasoning_content"].enumerated() {
+                guard let text = delta[field]?.stringValue, !text.isEmpty else { continue }
+                let key = index * 2 + fieldNumber
+                var detector = detectors[key] ?? RepeatDetector(threshold: settings.threshold, minLength: settings.minLength)
+                let tripped = detector.feed(text)
+                detectors[key] = detector
+                if tripped && trip == nil {
+                    trip = Trip(choice: index, field: field, ratio: detector.ratio, length: detector.length)
+                }
+            }
+        }
+        return trip
+    }
+
+    /// The chunks that end every unfinished choice with `finish_reason: "repeat"` (in first-seen order).
+    func finalChunks() -> [JSONValue] {
+        seen.filter { !finished.contains($0) }.map { index in
+            var chunk = JSONObject()
+            if let id { chunk.set("id", id) }
+            chunk.set("object", .string("chat.completion.chunk"))
+            if let created { chunk.set("created", created) }
+            if let model { chunk.set("model", model) }
+            var choice = JSONObject()
+            choice.set("index", .number(index))
+            choice.set("delta", .object(JSONObject()))
+            choice.set("finish_reason", .string("repeat"))
+            chunk.set("choices", .array([.object(choice)]))
+            return .object(chunk)
+        }
+    }
+
+    /// The log block's warning for a trip (MoonPalace's sentence, then what tripped).
+    static func warning(_ trip: Trip, settings: RepeatSettings) -> String {
+        "it appears that there is an issue with content repeating in the current response: choice \(trip.choice) "
+            + "\(trip.field) repeated itself (distinct ratio \(LogBlock.fixed(trip.ratio, 3)) < threshold "
+            + "\(settings.threshold) after \(trip.length) characters); the stream was cut with finish_reason \"repeat\""
+    }
+}
