@@ -97,13 +97,14 @@ struct StartCommand: AsyncParsableCommand {
         }
         defer { mockTask?.cancel() }
 
-        var proxyConfig = ProxyConfiguration(
+        var configured = ProxyConfiguration(
             host: host ?? config.start.host ?? "127.0.0.1", port: portValue, endpoint: upstream,
             key: key ?? config.start.key, idleTimeoutSeconds: idle, logDirectory: dir.logDirectory,
             syncPolicy: policy, controlToken: RunningProxy.newToken())
-        proxyConfig.forceStream = features.forceStream
-        proxyConfig.repeatDetection = features.repeatDetection
-        proxyConfig.autoCache = features.autoCache
+        configured.forceStream = features.forceStream
+        configured.repeatDetection = features.repeatDetection
+        configured.autoCache = features.autoCache
+        let proxyConfig = configured
         let server: ProxyServer
         do { server = try ProxyServer(config: proxyConfig, environment: env) } catch {
             throw failure("cannot start the proxy: \(error)")
