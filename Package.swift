@@ -38,8 +38,14 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The web admin (/palace/): HTML pages over PalaceIndex, mounted by the CLI into `start` or served by `web`.
+        .target(name: "PalaceWeb", dependencies: [
+            "PalaceIndex", "PalaceLog", "PalaceWire",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "moonpalace", dependencies: [
-            "PalaceLog", "PalaceWire", "PalaceIndex", "PalaceMock", "PalaceProxy",
+            "PalaceLog", "PalaceWire", "PalaceIndex", "PalaceMock", "PalaceProxy", "PalaceWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
@@ -53,6 +59,10 @@ let package = Package(
         ]),
         .testTarget(name: "PalaceProxyTests", dependencies: ["PalaceProxy", "PalaceLog", "PalaceWire"]),
         .testTarget(name: "PalaceIndexTests", dependencies: ["PalaceIndex", "PalaceLog", "PalaceWire"]),
+        .testTarget(name: "PalaceWebTests", dependencies: [
+            "PalaceWeb", "PalaceIndex", "PalaceLog", "PalaceWire",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,6 +14,7 @@ struct MoonPalace: AsyncParsableCommand {
         version: "moonpalace version \(version)",
         subcommands: [CompletionCommand.self, LogCommand.self, MockCommand.self, StartCommand.self, StartBenchCommand.self,
                       ListCommand.self, InspectCommand.self, SearchCommand.self, CleanupCommand.self, StatsCommand.self, IndexCommand.self,
-                      ExportCommand.self, ImportCommand.self, ReplayCommand.self, ExplainCommand.self]
+                      ExportCommand.self, ImportCommand.self, ReplayCommand.self, ExplainCommand.self,
+                      WebCommand.self]
     )
 }

@@ -35,15 +35,18 @@ public final class ProxyServer: Sendable {
     }
 
     /// Serves until a shutdown signal. `onRunning` gets the bound port once listening (the banner goes there).
-    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    public func run(mount: ProxyMount? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let config = context.config
         var logger = Logger(label: "moonpalace")
         logger.logLevel = .error
         let app = Application(
-            responder: ProxyResponder(handler: ExchangeHandler(context: context)),
+            responder: MountingResponder(mount: mount, proxy: ProxyResponder(handler: ExchangeHandler(context: context))),
             configuration: ApplicationConfiguration(
                 address: .hostname(config.host, port: config.port), serverName: nil, backlog: 1024),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? config.port) },
+            onServerRunning: { channel in
+                await onRunning(channel.localAddress?.port ?? config.port)
+                await mount?.onRunning(channel.localAddress?.port ?? config.port)
+            },
             logger: logger)
         var groupConfig = ServiceGroupConfiguration(
             services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -35,6 +35,8 @@ struct StartCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataDirOptions
 
+    @OptionGroup var web: WebMountOptions
+
     @Option(help: ArgumentHelp("When the log is fsynced: always, batch (group commit ≤ 100 ms, default) or none.", valueName: "POLICY"))
     var sync: String?
 
@@ -116,7 +118,7 @@ struct StartCommand: AsyncParsableCommand {
         defer { retentionTask?.cancel() }
         do {
             defer { RunningProxy.remove(dataDirectory: dir.path) }
-            try await server.run { port in
+            try await server.run(mount: WebMount.make(web, dataDirectory: dir, host: proxyConfig.host, server: server)) { port in
                 try? RunningProxy(pid: getpid(), host: proxyConfig.host, port: port, endpoint: proxyConfig.endpoint,
                                   token: proxyConfig.controlToken ?? "").write(dataDirectory: dir.path)
                 server.banner("MoonPalace Starts => change base_url to \"http://\(bannerHost):\(port)/v1\"")

@@ -1,0 +1,43 @@
+import Hummingbird
+import PalaceLog
+
+/// Another responder served by the proxy's own server for one path prefix instead of being forwarded upstream
+/// (the web admin at `/palace/`). PalaceProxy knows nothing of what is mounted: the CLI builds the closure.
+public struct ProxyMount: Sendable {
+    /// Path prefix without a trailing `/`; the prefix itself and everything below it are the mount's.
+    public let prefix: String
+    public let respond: @Sendable (Request, BasicRequestContext) async -> Response
+    /// Called with the bound port once the server listens (for the mount's own banner line).
+    public let onRunning: @Sendable (Int) async -> Void
+
+    public init(prefix: String, respond: @escaping @Sendable (Request, BasicRequestContext) async -> Response,
+                onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) {
+        self.prefix = prefix
+        self.respond = respond
+        self.onRunning = onRunning
+    }
+
+    func matches(_ path: String) -> Bool {
+        path == prefix || path.hasPrefix(prefix + "/")
+    }
+}
+
+/// Sends the mount's paths to the mount and everything else to the proxy.
+struct MountingResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let mount: ProxyMount?
+    let proxy: ProxyResponder
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        if let mount, mount.matches(request.uri.path) { return await mount.respond(request, context) }
+        return try await proxy.respond(to: request, context: context)
+    }
+}
+
+extension ProxyServer {
+    /// Appends an annotation (good/bad case, tags) through the proxy's own log writer: while `start` runs it
+    /// holds the log's only writer, so whatever else in the process annotates must come through here.
+    public func appendAnnotation(_ annotation: Annotation) async throws {
+        _ = try await context.writer.append(.annotation(annotation))
+    }
+}

@@ -1,0 +1,182 @@
+import HTTPTypes
+import Hummingbird
+import PalaceIndex
+import PalaceLog
+import PalaceWire
+import ServiceLifecycle
+
+/// Dispatch of the admin's paths (a handful, matched by hand: no router generics to thread through `start`).
+extension PalaceWebApp {
+    func route(_ request: Request) async throws -> Response {
+        let path = request.uri.path
+        let rest = path == options.prefix ? "" : String(path.dropFirst(options.prefix.count))
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        let get = request.method == .get || request.method == .head
+        let post = request.method == .post
+
+        if rest.isEmpty {
+            let q = request.uri.query.map { "?" + $0 } ?? ""
+            return Self.redirect(options.prefix + "/" + q)
+        }
+        switch (parts.first, parts.count) {
+        case (nil, _) where get: return try await listPage(request)
+        case ("stats", 1) where get: return try await statsPage(request)
+        case ("events", 1) where get: return eventsStream(request)
+        case ("api", 2) where get && parts[1] == "predicate": return predicateCheck(request)
+        case ("assets", 2) where get:
+            if parts[1] == "app.css" { return asset(Assets.css, "text/css; charset=utf-8") }
+            if parts[1] == "app.js" { return asset(Assets.js, "text/javascript; charset=utf-8") }
+        case ("x", _) where parts.count >= 2:
+            guard let id = Int64(parts[1]), id > 0 else {
+                return page(.notFound, layout.errorPage(title: "Not found", message: "'\(parts[1])' is not an exchange id (ids are positive integers)"))
+            }
+            let sub = parts.dropFirst(2).joined(separator: "/")
+            switch sub {
+            case "" where get: return try await exchangePage(id, request)
+            case "raw/request" where get, "raw/response" where get: return try await rawBody(id, response: sub == "raw/response")
+            case "mark" where post, "tags" where post, "replay" where post: return try await change(id, sub, request)
+            case "mark", "tags", "replay":
+                return page(.methodNotAllowed, layout.errorPage(title: "Use the buttons", message: "\(sub) changes the log: it is a POST from the exchange page"))
+            default: break
+            }
+        default: break
+        }
+        if !get && !post {
+            return page(.methodNotAllowed, layout.errorPage(title: "Method not allowed", message: "\(request.method) is not used here"))
+        }
+        return page(.notFound, layout.errorPage(title: "Not found", message: "Nothing at \(path)"))
+    }
+
+    func asset(_ text: String, _ type: String) -> Response {
+        var h = HTTPFields()
+        h[.contentType] = type
+        h[.cacheControl] = "public, max-age=31536000, immutable"
+        h[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        return Response(status: .ok, headers: h, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    // MARK: list
+
+    func listPage(_ request: Request) async throws -> Response {
+        let filter = ListFilter(FormData(request.uri.query ?? ""), defaultLimit: options.pageSize)
+        let now = TimeExpression.nowMicros()
+        let query: ListQuery
+        do { query = try filter.listQuery(limit: filter.limit + 1) } catch {
+            let html = ListPage(layout: layout, filter: filter, rows: [], snippets: [:], problem: error, hasMore: false,
+                                now: now, downloads: false).render()
+            return page(.badRequest, html)
+        }
+        let result: Result<([ExchangeSummary], [Int64: String]), ListFilter.Problem>
+        result = try await pool.run { index in
+            do {
+                if let text = query.text {
+                    let hits = try index.search(text, query: query)
+                    return .success((hits.map(\.summary), Dictionary(hits.map { ($0.summary.id, $0.snippet) }, uniquingKeysWith: { a, _ in a })))
+                }
+                return .success((try index.list(query), [:]))
+            } catch let e as PredicateError {
+                return .failure(.predicate(e))
+            } catch let e as IndexError {
+                return .failure(.field(name: "p", message: "\(e)"))
+            }
+        }
+        switch result {
+        case .failure(let problem):
+            return page(.badRequest, ListPage(layout: layout, filter: filter, rows: [], snippets: [:], problem: problem,
+                                              hasMore: false, now: now, downloads: false).render())
+        case .success(let (rows, snippets)):
+            return page(.ok, ListPage(layout: layout, filter: filter, rows: Array(rows.prefix(filter.limit)), snippets: snippets,
+                                      problem: nil, hasMore: rows.count > filter.limit, now: now, downloads: false).render())
+        }
+    }
+
+    func predicateCheck(_ request: Request) -> Response {
+        let text = FormData(request.uri.query ?? "")["p"] ?? ""
+        var obj = JSONObject()
+        do {
+            if !text.trimmed.isEmpty { _ = try PredicatePlan.compile([text]) }
+            obj["ok"] = .bool(true)
+        } catch {
+            obj["ok"] = .bool(false)
+            obj["message"] = .string(error.message)
+            obj["column"] = .number(error.column)
+        }
+        return Self.bytes(.ok, Array(JSONValue.object(obj).serialized().utf8), contentType: "application/json; charset=utf-8")
+    }
+
+    // MARK: stats
+
+    func statsPage(_ request: Request) async throws -> Response {
+        let form = FormData(request.uri.query ?? "")
+        var filter = ListFilter(form, defaultLimit: options.pageSize)
+        if form["since"] == nil && form["until"] == nil { filter.since = "30d" }
+        filter.before = nil
+        let query: ListQuery
+        do { query = try filter.listQuery(limit: nil) } catch {
+            return page(.badRequest, StatsPage(layout: layout, filter: filter, rows: [], problem: error, elapsedMs: 0).render())
+        }
+        let started = ContinuousClock.now
+        let result: Result<[StatsRow], ListFilter.Problem> = try await pool.run { index in
+            do { return .success(try index.stats(query)) } catch let e as PredicateError { return .failure(.predicate(e)) }
+        }
+        let elapsed = ContinuousClock.now - started
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        switch result {
+        case .failure(let p):
+            return page(.badRequest, StatsPage(layout: layout, filter: filter, rows: [], problem: p, elapsedMs: ms).render())
+        case .success(let rows):
+            return page(.ok, StatsPage(layout: layout, filter: filter, rows: rows, problem: nil, elapsedMs: ms).render())
+        }
+    }
+
+    // MARK: one exchange
+
+    func exchangePage(_ id: Int64, _ request: Request) async throws -> Response {
+        let loaded: (ExchangeSummary, LoadedExchange?, String?)? = try await pool.run { index in
+            guard let s = try index.summary(id: id) else { return nil }
+            do { return (s, try index.exchange(id: id), nil) } catch { return (s, nil, "\(error)") }
+        }
+        guard let (summary, exchange, loadError) = loaded else {
+            return page(.notFound, layout.errorPage(title: "No exchange #\(id)",
+                                                    message: "There is no exchange #\(id) in this data directory (it may not exist yet, or was cleaned up)."))
+        }
+        let q = FormData(request.uri.query ?? "")
+        var notice = q["notice"].flatMap(Self.notices)
+        if let loadError { notice = loadError }
+        let replay: ExchangePage.ReplayButton = actions.replay == nil ? .unavailable(actions.replayUnavailable) : .available
+        return page(.ok, ExchangePage(layout: layout, summary: summary, exchange: exchange, displayLimit: options.displayLimit,
+                                      messageLimit: options.messageLimit,
+                                      replay: replay, downloads: false, notice: notice).render())
+    }
+
+    static func notices(_ key: String) -> String? {
+        switch key {
+        case "marked": "Marked. The annotation is on the log."
+        case "tagged": "Tags saved on the log."
+        default: nil
+        }
+    }
+
+    func rawBody(_ id: Int64, response: Bool) async throws -> Response {
+        let ex: LoadedExchange?? = try await pool.run { index in
+            guard try index.summary(id: id) != nil else { return .none }
+            return .some(try index.exchange(id: id))
+        }
+        guard case .some(let loaded) = ex else {
+            return page(.notFound, layout.errorPage(title: "No exchange #\(id)", message: "There is no exchange #\(id) in this data directory."))
+        }
+        guard let loaded else {
+            return page(.gone, layout.errorPage(title: "Records gone", message: "The log no longer holds exchange #\(id)'s records."))
+        }
+        let body = response ? loaded.responseBody : loaded.requestBody
+        let headers = response ? (loaded.end?.responseHeaders ?? []) : loaded.begin.requestHeaders
+        let declared = headers.first { $0.name.lowercased() == "content-type" }?.value.lowercased() ?? ""
+        // Never the upstream's own type (text/html would run in the admin's origin): JSON, plain text or a download.
+        if declared.contains("json") || ExchangePage.json(body) != nil {
+            return Self.bytes(.ok, body, contentType: "application/json; charset=utf-8")
+        }
+        if ExchangePage.looksTextual(body) { return Self.bytes(.ok, body, contentType: "text/plain; charset=utf-8") }
+        return Self.bytes(.ok, body, contentType: "application/octet-stream",
+                          download: "exchange-\(id)-\(response ? "response" : "request").bin")
+    }
+}
