@@ -1,13 +1,15 @@
 # moonpalace — the two commands: `make run` and `make test`. See README.md.
 SHELL := /bin/bash
 SYSTEM_PACKAGES := liblz4-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev pkg-config
+# The web admin's real-browser test (Tests/e2e/test_web_browser.py): headless Chromium and a CJK font.
+BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 PORT ?= 9988
 ARGS ?=
 RELEASE_BIN := .build/release/moonpalace
 DEBUG_BIN := .build/debug/moonpalace
 VENV := .venv
 
-.PHONY: run test bench deps venv build release swift-test e2e-test crash-test dict clean
+.PHONY: run test bench deps browser-deps venv build release swift-test e2e-test crash-test dict clean
 
 ## Install any missing system package (apt-get when root; otherwise print the exact command and stop).
 deps:
@@ -15,6 +17,14 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "missing system packages:$$missing"; echo "run: sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+
+## Chromium for the web admin's browser test: installed when root; otherwise the test says how and is skipped.
+browser-deps:
+	@missing=""; for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "note: the browser test needs:$$missing (sudo apt-get install -y$$missing)"; fi; \
 	fi
 
 ## The Python virtualenv with the official OpenAI SDK and pytest, for the client tests.
@@ -38,7 +48,7 @@ swift-test: deps
 	swift build --build-tests
 	swift test --skip-build
 
-e2e-test: deps venv
+e2e-test: deps venv browser-deps
 	swift build
 	MOONPALACE_BIN=$(abspath $(DEBUG_BIN)) $(VENV)/bin/python -m pytest -q Tests/e2e
 

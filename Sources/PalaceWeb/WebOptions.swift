@@ -37,7 +37,11 @@ public struct WebOptions: Sendable {
     /// 127.0.0.0/8, ::1 and `localhost`: only this machine can connect.
     public static func isLoopback(_ host: String) -> Bool {
         let h = host.lowercased()
-        return h == "localhost" || h == "::1" || h == "[::1]" || h.hasPrefix("127.")
+        if h == "localhost" || h == "::1" || h == "[::1]" { return true }
+        // 127.0.0.0/8 written as an address (not a name such as 127.0.0.1.example.com).
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127"
+            && parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCII) && p.allSatisfy(\.isNumber) && Int(p)! <= 255 }
     }
 
     /// Nil when the options can be served; otherwise why not (a person can act on it).

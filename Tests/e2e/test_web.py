@@ -236,7 +236,7 @@ def test_live_feed_marks_in_flight_then_complete(filled):
 def test_stats_page_charts(filled):
     r = filled.get("/palace/stats")
     assert r.status == 200
-    assert r.text.count("<svg") >= 5 and "Requests per day" in r.text and "Latency p50 / p95" in r.text
+    assert r.text.count("<svg") >= 5 and "Requests per hour" in r.text and "Latency p50 / p95" in r.text
     assert "moonshot-v1-8k" in r.text and 'id="stats-table"' in r.text
     assert filled.get("/palace/stats?" + urllib.parse.urlencode({"p": "status >"})).status == 400
     r = filled.get("/palace/stats?" + urllib.parse.urlencode({"until": "2001-01-01"}))
@@ -273,3 +273,29 @@ def test_web_alone_token_cookie_flow(moonpalace_bin, filled):
         assert r.status == 409 and "another moonpalace" in r.text and "is writing" in r.text
     finally:
         _stop(proc.popen)
+
+
+def test_open_event_streams_do_not_hold_up_shutdown(moonpalace_bin, tmp_path):
+    """SIGTERM with browsers still listening on /palace/events: the feeds end, the proxy exits promptly."""
+    import http.client
+    import signal
+    from conftest import _launch, _stop
+    web = start_web_proxy(moonpalace_bin, "mock", tmp_path)
+    try:
+        conns = []
+        for _ in range(3):
+            c = http.client.HTTPConnection("127.0.0.1", web.port, timeout=30)
+            c.request("GET", "/palace/events")
+            r = c.getresponse()
+            assert r.status == 200 and r.getheader("Content-Type").startswith("text/event-stream")
+            assert r.readline().startswith(b"retry:")
+            conns.append((c, r))
+        started = time.monotonic()
+        web.process.popen.send_signal(signal.SIGTERM)
+        assert web.process.popen.wait(timeout=30) == 0
+        assert time.monotonic() - started < 8, "the open event streams delayed the shutdown"
+        for c, r in conns:
+            rest = r.read()                                             # the stream ended (no hang)
+            c.close()
+    finally:
+        _stop(web.process.popen)

@@ -135,7 +135,7 @@ def sse_events(url, stop, timeout=30):
     assert r.status == 200, r.read()[:300]
     events, current, started = [], {}, time.monotonic()
     while time.monotonic() - started < timeout:
-        line = r.fp.readline().decode("utf-8")
+        line = r.readline().decode("utf-8")
         if line == "":
             break
         line = line.rstrip("\n")

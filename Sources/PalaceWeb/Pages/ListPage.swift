@@ -168,7 +168,6 @@ struct ListPage {
             let q = filter.query(before: last.id)
             links.append("<a id=\"older\" href=\"\(HTML.attr(prefix))/?\(HTML.attr(q))\">Older →</a>")
         }
-        let shown = rows.isEmpty ? "" : "<span class=\"count\">ids \(rows.first!.id) – \(rows.last!.id)</span>"
-        return "<nav class=\"pager\">\(shown)\(links.joined(separator: " "))</nav>"
+        return "<nav class=\"pager\">\(links.joined(separator: " "))</nav>"
     }
 }

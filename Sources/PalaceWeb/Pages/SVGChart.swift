@@ -4,6 +4,9 @@ struct SVGChart {
     struct Series {
         var name: String
         var values: [Double?]
+        /// Palette slot (`s0`…`s7`): one model keeps its colour across charts and percentiles.
+        var color: Int = 0
+        var dashed = false
     }
 
     let title: String
@@ -17,16 +20,16 @@ struct SVGChart {
     func bars() -> String {
         var totals = [Double](repeating: 0, count: labels.count)
         for s in series { for (i, v) in s.values.enumerated() { totals[i] += v ?? 0 } }
-        let maxY = niceMax(totals.max() ?? 0)
+        let maxY = max(4, niceMax(totals.max() ?? 0))   // counts: whole-number ticks at quarters
         var body = ""
         let slot = plotWidth / Double(max(labels.count, 1))
         let barW = max(1, slot * 0.8)
         for i in labels.indices {
             var base = 0.0
-            for (k, s) in series.enumerated() {
+            for s in series {
                 guard let v = s.values[i], v > 0 else { continue }
                 let y0 = y(base, maxY), y1 = y(base + v, maxY)
-                body += "<rect x=\(q(Self.left + slot * Double(i) + (slot - barW) / 2)) y=\(q(y1)) width=\(q(barW)) height=\(q(max(0.5, y0 - y1))) class=\"s\(k % 8)\">"
+                body += "<rect x=\(q(Self.left + slot * Double(i) + (slot - barW) / 2)) y=\(q(y1)) width=\(q(barW)) height=\(q(max(0.5, y0 - y1))) class=\"s\(s.color % 8)\">"
                     + "<title>\(HTML.text(labels[i])) · \(HTML.text(s.name)): \(HTML.text(format(v)))</title></rect>"
                 base += v
             }
@@ -38,16 +41,16 @@ struct SVGChart {
         let maxY = niceMax(series.flatMap { $0.values.compactMap { $0 } }.max() ?? 0)
         var body = ""
         let slot = plotWidth / Double(max(labels.count, 1))
-        for (k, s) in series.enumerated() {
+        for s in series {
             var points: [String] = []
             for (i, v) in s.values.enumerated() {
                 guard let v else { continue }
                 let px = Self.left + slot * (Double(i) + 0.5), py = y(v, maxY)
                 points.append(Format.fixed(px, 1) + "," + Format.fixed(py, 1))
-                body += "<circle cx=\(q(px)) cy=\(q(py)) r=\"2.5\" class=\"s\(k % 8)\"><title>\(HTML.text(labels[i])) · \(HTML.text(s.name)): \(HTML.text(format(v)))</title></circle>"
+                body += "<circle cx=\(q(px)) cy=\(q(py)) r=\"2.5\" class=\"s\(s.color % 8)\"><title>\(HTML.text(labels[i])) · \(HTML.text(s.name)): \(HTML.text(format(v)))</title></circle>"
             }
             if points.count > 1 {
-                body = "<polyline points=\"\(points.joined(separator: " "))\" class=\"ln s\(k % 8)\"\(s.name.hasSuffix("p95") ? " stroke-dasharray=\"4 3\"" : "")/>" + body
+                body = "<polyline points=\"\(points.joined(separator: " "))\" class=\"ln s\(s.color % 8)\"\(s.dashed ? " stroke-dasharray=\"4 3\"" : "")/>" + body
             }
         }
         return frame(maxY: maxY, body: body)
@@ -81,10 +84,10 @@ struct SVGChart {
         let slot = plotWidth / Double(max(labels.count, 1))
         let every = max(1, Int((Double(labels.count) / 8).rounded(.up)))
         for (i, l) in labels.enumerated() where i % every == 0 || i == labels.count - 1 {
-            svg += "<text x=\(q(Self.left + slot * (Double(i) + 0.5))) y=\(q(Self.height - 8)) text-anchor=\"middle\" class=\"lbl\">\(HTML.text(String(l.suffix(5))))</text>"
+            svg += "<text x=\(q(Self.left + slot * (Double(i) + 0.5))) y=\(q(Self.height - 8)) text-anchor=\"middle\" class=\"lbl\">\(HTML.text(l))</text>"
         }
         svg += body + "</svg><div class=\"legend\">"
-        for (k, s) in series.enumerated() { svg += "<span class=\"key s\(k % 8)\"><i></i>\(HTML.text(s.name))</span>" }
+        for s in series { svg += "<span class=\"key s\(s.color % 8)\(s.dashed ? " dashed" : "")\"><i></i>\(HTML.text(s.name))</span>" }
         return svg + "</div></figure>"
     }
 }

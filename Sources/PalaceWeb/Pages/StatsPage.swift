@@ -13,6 +13,8 @@ struct StatsPage {
     let rows: [StatsRow]
     let problem: ListFilter.Problem?
     let elapsedMs: Double
+    /// Hour bucket keys (`YYYY-MM-DD HH`) when `rows` are per hour; nil when per day.
+    let hours: [String]?
 
     func render() -> String {
         var body = form()
@@ -51,13 +53,18 @@ struct StatsPage {
         return n.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map(\.key)
     }
 
-    var days: [String] { Self.dayRange(Set(rows.map(\.day)).sorted()) }
+    /// The x axis: every day (or hour) from the first to the last with traffic.
+    var days: [String] { hours ?? Self.dayRange(Set(rows.map(\.day)).sorted()) }
+
+    /// Short axis labels: `11-29` for days, `11-29 09h` for hours.
+    var labels: [String] { days.map { hours == nil ? String($0.suffix(5)) : String($0.dropFirst(5)) + "h" } }
 
     func summaryLine() -> String {
         let req = rows.reduce(0) { $0 + $1.requests }, err = rows.reduce(0) { $0 + $1.errors }
         let tok = rows.reduce(0) { $0 + $1.promptTokens + $1.completionTokens }
+        let span = hours == nil ? "\(days.count) day\(days.count == 1 ? "" : "s")" : "\(days.count) hour\(days.count == 1 ? "" : "s")"
         return "<p class=\"summary\" id=\"stats-summary\"><b>\(Format.count(req))</b> requests · <b>\(Format.count(err))</b> errors · "
-            + "<b>\(Format.count(tok))</b> tokens · \(models.count) model\(models.count == 1 ? "" : "s") · \(days.count) day\(days.count == 1 ? "" : "s")"
+            + "<b>\(Format.count(tok))</b> tokens · \(models.count) model\(models.count == 1 ? "" : "s") · " + span
             + " <span class=\"meta\">(computed in \(Format.ms(elapsedMs)))</span></p>"
     }
 
@@ -66,28 +73,31 @@ struct StatsPage {
         var byKey: [String: StatsRow] = [:]
         for r in rows { byKey[r.day + "\u{0}" + r.model] = r }
         func series(_ f: (StatsRow) -> Double?) -> [SVGChart.Series] {
-            models.map { m in SVGChart.Series(name: m, values: days.map { d in byKey[d + "\u{0}" + m].flatMap(f) }) }
+            models.enumerated().map { k, m in
+                SVGChart.Series(name: m, values: days.map { d in byKey[d + "\u{0}" + m].flatMap(f) }, color: k)
+            }
         }
         func pct(_ p50: (StatsRow) -> Double?, _ p95: (StatsRow) -> Double?) -> [SVGChart.Series] {
-            models.prefix(4).flatMap { m in [
-                SVGChart.Series(name: m + " p50", values: days.map { byKey[$0 + "\u{0}" + m].flatMap(p50) }),
-                SVGChart.Series(name: m + " p95", values: days.map { byKey[$0 + "\u{0}" + m].flatMap(p95) }),
+            models.prefix(6).enumerated().flatMap { k, m in [
+                SVGChart.Series(name: m + " p50", values: days.map { byKey[$0 + "\u{0}" + m].flatMap(p50) }, color: k),
+                SVGChart.Series(name: m + " p95", values: days.map { byKey[$0 + "\u{0}" + m].flatMap(p95) }, color: k, dashed: true),
             ] }
         }
-        let count: (Double) -> String = { Format.count(Int($0.rounded())) }
+        let count: (Double) -> String = { $0 == $0.rounded() ? Format.count(Int($0)) : Format.fixed($0, 1) }
+        let axis = self.labels
         let ms: (Double) -> String = { Format.ms($0) }
         return "<section class=\"charts\">"
-            + SVGChart(title: "Requests per day", labels: days, series: series { Double($0.requests) }, format: count).bars()
-            + SVGChart(title: "Errors per day", labels: days, series: series { Double($0.errors) }, format: count).bars()
-            + SVGChart(title: "Tokens per day (prompt + completion)", labels: days,
+            + SVGChart(title: hours == nil ? "Requests per day" : "Requests per hour", labels: axis, series: series { Double($0.requests) }, format: count).bars()
+            + SVGChart(title: hours == nil ? "Errors per day" : "Errors per hour", labels: axis, series: series { Double($0.errors) }, format: count).bars()
+            + SVGChart(title: "Tokens per \(hours == nil ? "day" : "hour") (prompt + completion)", labels: axis,
                        series: series { Double($0.promptTokens + $0.completionTokens) }, format: count).bars()
-            + SVGChart(title: "Latency p50 / p95", labels: days, series: pct(\.latencyP50, \.latencyP95), format: ms).lines()
-            + SVGChart(title: "TTFT p50 / p95", labels: days, series: pct(\.ttftP50, \.ttftP95), format: ms).lines()
+            + SVGChart(title: "Latency p50 / p95", labels: axis, series: pct(\.latencyP50, \.latencyP95), format: ms).lines()
+            + SVGChart(title: "TTFT p50 / p95", labels: axis, series: pct(\.ttftP50, \.ttftP95), format: ms).lines()
             + "</section>"
     }
 
     func table() -> String {
-        var html = "<section class=\"panel\"><h2>By day and model</h2><table class=\"list stats\" id=\"stats-table\"><thead><tr><th>day</th><th>model</th>"
+        var html = "<section class=\"panel\"><h2>By \(hours == nil ? "day" : "hour") and model</h2><table class=\"list stats\" id=\"stats-table\"><thead><tr><th>\(hours == nil ? "day" : "hour")</th><th>model</th>"
             + "<th>requests</th><th>errors</th><th>prompt</th><th>completion</th><th>cached</th><th>latency p50</th>"
             + "<th>p95</th><th>TTFT p50</th><th>p95</th></tr></thead><tbody>"
         for r in rows.reversed() {
