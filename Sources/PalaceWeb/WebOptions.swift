@@ -1,3 +1,4 @@
+import PalaceIndex
 import PalaceLog
 
 /// How the web admin is served: where, behind which token, and what it may do beyond reading.
@@ -59,13 +60,14 @@ public struct WebActions: Sendable {
     /// Appends one annotation record to the log (good/bad, tags). Inside `start` this is the proxy's own writer;
     /// `moonpalace web` opens the log writer for the moment of the write.
     public var annotate: @Sendable (Annotation) async throws -> Void
-    /// Replays exchange `id` through the upstream; returns the new exchange's id. Nil = replay unavailable.
-    public var replay: (@Sendable (Int64) async throws -> Int64)?
+    /// Sends a recorded exchange again so that the new exchange is recorded too (linked by `replay_of`); returns
+    /// the new exchange's id when it was found on the log. Nil = replay unavailable here.
+    public var replay: (@Sendable (LoadedExchange) async throws -> Int64?)?
     /// Why replay is unavailable (shown instead of the button), when `replay` is nil.
     public var replayUnavailable: String
 
     public init(annotate: @escaping @Sendable (Annotation) async throws -> Void,
-                replay: (@Sendable (Int64) async throws -> Int64)? = nil,
+                replay: (@Sendable (LoadedExchange) async throws -> Int64?)? = nil,
                 replayUnavailable: String = "replay is not available here") {
         self.annotate = annotate
         self.replay = replay

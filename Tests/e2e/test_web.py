@@ -265,12 +265,15 @@ def test_web_alone_token_cookie_flow(moonpalace_bin, filled):
         assert r.status == 200 and len(row_ids(r.text)) == 1
         assert fetch(root + "/palace/stats", headers={"Authorization": "Bearer s3cret-t0ken"}).status == 200
         assert fetch(root + "/palace/", headers={"Cookie": "palace_token=nope"}).status == 401
-        # while the proxy runs it holds the log's writer: marking from `web` alone explains that
+        # while the proxy runs it holds the log's writer: a mark from `web` alone goes through the proxy's
+        # control channel (as `export --good` does) and lands on the log all the same
         page = fetch(root + "/palace/", headers={"Cookie": jar}).text
         csrf = re.search(r'data-csrf="([0-9a-f]+)"', page).group(1)
-        r = fetch(root + "/palace/x/1/mark", method="POST", body={"csrf": csrf, "category": "good"},
+        r = fetch(root + "/palace/x/2/tags", method="POST", body={"csrf": csrf, "add": "via-web-alone"},
                   headers={"Cookie": jar})
-        assert r.status == 409 and "another moonpalace" in r.text and "is writing" in r.text
+        assert r.status == 303, r.text
+        assert any(a["exchange"] == 2 and a["add_tags"] == ["via-web-alone"] for a in log_annotations(moonpalace_bin, filled.data_dir))
+        assert "via-web-alone" in fetch(root + "/palace/x/2", headers={"Cookie": jar}).text
     finally:
         _stop(proc.popen)
 
@@ -299,3 +302,78 @@ def test_open_event_streams_do_not_hold_up_shutdown(moonpalace_bin, tmp_path):
             c.close()
     finally:
         _stop(web.process.popen)
+
+
+def test_downloads_match_the_export_command(filled, moonpalace_bin):
+    target = ids_by(filled, {"model": "kimi-k2*"})[0]
+    r = filled.get(f"/palace/x/{target}/case.json")
+    assert r.status == 200 and "attachment" in r.header("Content-Disposition")
+    out = subprocess.run([moonpalace_bin, "export", "--id", str(target), "--data-dir", filled.data_dir],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert r.body == out.stdout                                        # byte for byte what `export` writes
+    case = json.loads(r.body)
+    assert case["metadata"]["moonpalace_id"] == str(target)
+    assert re.search(r'filename="chatcmpl-[^"]+\.json"', r.header("Content-Disposition"))
+    curl = filled.get(f"/palace/x/{target}/curl")
+    out = subprocess.run([moonpalace_bin, "export", "--id", str(target), "--curl", "--data-dir", filled.data_dir],
+                         capture_output=True, timeout=60)
+    assert curl.status == 200 and curl.body == out.stdout and curl.text.startswith("curl ")
+    assert filled.get("/palace/x/999999/case.json").status == 404
+    # the current filter as HAR and JSON Lines
+    errors = ids_by(filled, {"status": "error"})
+    har = filled.get("/palace/export.har?status=error")
+    assert har.status == 200 and "moonpalace-export.har" in har.header("Content-Disposition")
+    entries = json.loads(har.body)["log"]["entries"]
+    assert len(entries) == len(errors) == 1 and entries[0]["response"]["status"] == 500
+    everything = ids_by(filled, {})
+    jl = filled.get("/palace/export.jsonl")
+    lines = [json.loads(l) for l in jl.text.splitlines()]
+    assert len(lines) == len(everything)
+    assert "sk-web-test-key" not in jl.text and "sk-web-test-key" not in har.text   # redacted like `export`
+    assert filled.get("/palace/export.har?p=status%20%3D%3D").status == 400
+    # the pages link to them
+    page = filled.get(f"/palace/x/{target}").text
+    assert f'href="/palace/x/{target}/case.json"' in page and f'href="/palace/x/{target}/curl"' in page
+    assert 'href="/palace/export.har?status=error"' in filled.get("/palace/?status=error").text
+
+
+def test_replay_from_the_page(filled, moonpalace_bin):
+    original = ids_by(filled, {"model": "kimi-k2*"})[0]
+    before = ids_by(filled, {})
+    csrf = filled.csrf(f"/palace/x/{original}")
+    assert filled.get(f"/palace/x/{original}/replay", method="POST", body={"category": "x"}).status == 403
+    r = filled.get(f"/palace/x/{original}/replay", method="POST", body={"csrf": csrf})
+    assert r.status == 303, r.text
+    m = re.match(r"/palace/x/(\d+)\?notice=replayed$", r.header("Location"))
+    assert m, r.header("Location")
+    new = int(m.group(1))
+    assert new > max(before)
+    page = filled.get(f"/palace/x/{new}").text
+    assert 'id="replay-of"' in page and f'href="/palace/x/{original}"' in page
+    assert "replay_of" in page and "kimi-k2-0905-preview" in page
+    assert wait_until(lambda: new in ids_by(filled, {}), timeout=10)
+    assert filled.get("/palace/x/999999/replay", method="POST", body={"csrf": csrf}).status == 404
+
+
+def test_replay_from_web_alone_needs_a_running_proxy(moonpalace_bin, tmp_path):
+    """`moonpalace web` on a directory no proxy serves: replay explains what to run; marks write the log directly."""
+    from conftest import _stop
+    import openai
+    web = start_web_proxy(moonpalace_bin, "mock", tmp_path)
+    openai.OpenAI(base_url=web.base_url, api_key="sk-x").chat.completions.create(
+        model="moonshot-v1-8k", messages=[{"role": "user", "content": "hi"}])
+    web.stop()
+    proc = start_web_alone(moonpalace_bin, tmp_path)
+    try:
+        root = f"http://127.0.0.1:{proc.match.group(2)}"
+        assert wait_until(lambda: row_ids(fetch(root + "/palace/").text) == [1], timeout=10)
+        csrf = re.search(r'data-csrf="([0-9a-f]+)"', fetch(root + "/palace/x/1").text).group(1)
+        r = fetch(root + "/palace/x/1/replay", method="POST", body={"csrf": csrf})
+        assert r.status == 502 and "none is running" in r.text and "moonpalace start" in r.text
+        r = fetch(root + "/palace/x/1/mark", method="POST", body={"csrf": csrf, "category": "bad"})
+        assert r.status == 303
+        assert [a.get("category") for a in log_annotations(moonpalace_bin, tmp_path)] == ["badcase"]
+        assert "bad case" in fetch(root + "/palace/x/1").text
+    finally:
+        _stop(proc.popen)

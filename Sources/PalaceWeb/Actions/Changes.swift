@@ -76,9 +76,16 @@ extension PalaceWebApp {
             return page(.conflict, layout.errorPage(title: "Still in flight", message: "#\(s.id) has not ended yet; replay it when it has"))
         }
         do {
-            let newID = try await replay(s.id)
+            guard let ex = try await pool.run({ try $0.exchange(id: s.id) }) else {
+                return page(.gone, layout.errorPage(title: "Records gone", message: "The log no longer holds exchange #\(s.id)'s records."))
+            }
+            let newID = try await replay(ex)
             await feed.catchUpNow()
-            return Self.redirect(options.prefix + "/x/\(newID)")
+            guard let newID else {
+                return page(.ok, layout.errorPage(title: "Replayed", message: "#\(s.id) was sent again and recorded, but its new "
+                    + "exchange was not found on the log yet; it is at the top of the list."))
+            }
+            return Self.redirect(options.prefix + "/x/\(newID)?notice=replayed")
         } catch {
             return page(.badGateway, layout.errorPage(title: "Replay failed", message: "Replaying #\(s.id) failed: \(error)"))
         }

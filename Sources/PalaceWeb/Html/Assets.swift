@@ -91,6 +91,8 @@ enum Assets {
     .legend .s0 { color: var(--s0); } .legend .s1 { color: var(--s1); } .legend .s2 { color: var(--s2); } .legend .s3 { color: var(--s3); }
     .legend .s4 { color: var(--s4); } .legend .s5 { color: var(--s5); } .legend .s6 { color: var(--s6); } .legend .s7 { color: var(--s7); }
     .legend .dashed i { height: 0; border-top: 2px dashed currentColor; background: none; border-radius: 0; vertical-align: middle; }
+    table.compare { border-collapse: collapse; } table.compare th, table.compare td { text-align: left; padding: 2px 14px 2px 0; }
+    table.compare tr.changed td { font-weight: 600; color: var(--warn); }
     .summary { font-size: 15px; } .error-page { max-width: 720px; }
     """#
 

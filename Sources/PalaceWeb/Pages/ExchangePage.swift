@@ -13,6 +13,8 @@ struct ExchangePage {
     let replay: ReplayButton
     let downloads: Bool
     let notice: String?
+    /// The exchange this one replays (its begin meta says `replay_of`), for the comparison.
+    let original: ExchangeSummary?
 
     enum ReplayButton { case available, unavailable(String) }
 
@@ -26,6 +28,7 @@ struct ExchangePage {
         var body = header()
         if let notice { body += "<div class=\"panel notice\" id=\"notice\">\(HTML.text(notice))</div>" }
         body += actions()
+        if let original { body += comparison(original) }
         body += facts()
         if let ex = exchange {
             let requestJSON = Self.json(ex.requestBody)
@@ -102,6 +105,25 @@ struct ExchangePage {
             <span class="downloads">\(downloadHTML)</span>
             </section>
             """
+    }
+
+    /// This replay beside its original: what changed.
+    func comparison(_ o: ExchangeSummary) -> String {
+        let s = summary
+        func row(_ k: String, _ a: String, _ b: String) -> String {
+            "<tr\(a == b ? "" : " class=\"changed\"")><th>\(HTML.text(k))</th><td>\(HTML.text(a))</td><td>\(HTML.text(b))</td></tr>"
+        }
+        func tokens(_ x: ExchangeSummary) -> String { x.totalTokens == nil ? "–" : "\(x.promptTokens ?? 0)+\(x.completionTokens ?? 0)" }
+        return "<section class=\"panel\" id=\"replay-of\"><h2>Replay of <a href=\"\(HTML.attr(prefix))/x/\(o.id)\">#\(o.id)</a></h2>"
+            + "<table class=\"compare\"><thead><tr><th></th><th>#\(o.id) (original)</th><th>#\(s.id) (replay)</th></tr></thead><tbody>"
+            + row("status", o.status.map(String.init) ?? "–", s.status.map(String.init) ?? "–")
+            + row("model", o.model ?? "–", s.model ?? "–")
+            + row("finish reason", o.finishReason ?? "–", s.finishReason ?? "–")
+            + row("tokens", tokens(o), tokens(s))
+            + row("TTFT", Format.ms(o.ttftMs), Format.ms(s.ttftMs))
+            + row("latency", Format.ms(o.latencyMs), Format.ms(s.latencyMs))
+            + row("error", o.errorStep ?? "–", s.errorStep ?? "–")
+            + "</tbody></table></section>"
     }
 
     func facts() -> String {

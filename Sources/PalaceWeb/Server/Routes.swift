@@ -23,6 +23,8 @@ extension PalaceWebApp {
         case ("stats", 1) where get: return try await statsPage(request)
         case ("events", 1) where get: return eventsStream(request)
         case ("api", 2) where get && parts[1] == "predicate": return predicateCheck(request)
+        case ("export.har", 1) where get: return try await batchDownload(request, format: .har)
+        case ("export.jsonl", 1) where get: return try await batchDownload(request, format: .jsonl)
         case ("assets", 2) where get:
             if parts[1] == "app.css" { return asset(Assets.css, "text/css; charset=utf-8") }
             if parts[1] == "app.js" { return asset(Assets.js, "text/javascript; charset=utf-8") }
@@ -34,6 +36,7 @@ extension PalaceWebApp {
             switch sub {
             case "" where get: return try await exchangePage(id, request)
             case "raw/request" where get, "raw/response" where get: return try await rawBody(id, response: sub == "raw/response")
+            case "case.json" where get, "curl" where get: return try await caseDownload(id, curl: sub == "curl")
             case "mark" where post, "tags" where post, "replay" where post: return try await change(id, sub, request)
             case "mark", "tags", "replay":
                 return page(.methodNotAllowed, layout.errorPage(title: "Use the buttons", message: "\(sub) changes the log: it is a POST from the exchange page"))
@@ -86,7 +89,7 @@ extension PalaceWebApp {
                                               hasMore: false, now: now, downloads: false).render())
         case .success(let (rows, snippets)):
             return page(.ok, ListPage(layout: layout, filter: filter, rows: Array(rows.prefix(filter.limit)), snippets: snippets,
-                                      problem: nil, hasMore: rows.count > filter.limit, now: now, downloads: false).render())
+                                      problem: nil, hasMore: rows.count > filter.limit, now: now, downloads: true).render())
         }
     }
 
@@ -164,11 +167,15 @@ extension PalaceWebApp {
     // MARK: one exchange
 
     func exchangePage(_ id: Int64, _ request: Request) async throws -> Response {
-        let loaded: (ExchangeSummary, LoadedExchange?, String?)? = try await pool.run { index in
+        let loaded: (ExchangeSummary, LoadedExchange?, String?, ExchangeSummary?)? = try await pool.run { index in
             guard let s = try index.summary(id: id) else { return nil }
-            do { return (s, try index.exchange(id: id), nil) } catch { return (s, nil, "\(error)") }
+            do {
+                let ex = try index.exchange(id: id)
+                let of = ex?.begin.meta.first { $0.name == "replay_of" }.flatMap { Int64($0.value) }
+                return (s, ex, nil, try of.flatMap { try index.summary(id: $0) })
+            } catch { return (s, nil, "\(error)", nil) }
         }
-        guard let (summary, exchange, loadError) = loaded else {
+        guard let (summary, exchange, loadError, original) = loaded else {
             return page(.notFound, layout.errorPage(title: "No exchange #\(id)",
                                                     message: "There is no exchange #\(id) in this data directory (it may not exist yet, or was cleaned up)."))
         }
@@ -178,13 +185,14 @@ extension PalaceWebApp {
         let replay: ExchangePage.ReplayButton = actions.replay == nil ? .unavailable(actions.replayUnavailable) : .available
         return page(.ok, ExchangePage(layout: layout, summary: summary, exchange: exchange, displayLimit: options.displayLimit,
                                       messageLimit: options.messageLimit,
-                                      replay: replay, downloads: false, notice: notice).render())
+                                      replay: replay, downloads: true, notice: notice, original: original).render())
     }
 
     static func notices(_ key: String) -> String? {
         switch key {
         case "marked": "Marked. The annotation is on the log."
         case "tagged": "Tags saved on the log."
+        case "replayed": "Replayed: this is the new exchange, compared with the original below."
         default: nil
         }
     }

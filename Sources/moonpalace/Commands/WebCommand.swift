@@ -13,7 +13,8 @@ struct WebCommand: AsyncParsableCommand {
             Serves http://HOST:PORT/palace/: the exchanges newest first with live arrival, the predicate language \
             of 'list -p', full-text search, one exchange's conversation, stream timeline and raw request/response, \
             stats charts, good/bad marks and tags (written to the log as annotations, as 'export --good/--bad \
-            --tag' does). 'moonpalace start' serves the same pages on the proxy's port.
+            --tag' does), downloads (case JSON, curl, HAR/JSONL of a filter) and replay (through the running \
+            'moonpalace start'). 'moonpalace start' serves the same pages on the proxy's port.
             On a host other than 127.0.0.1/localhost a token is required (--web-token): open \
             /palace/?token=TOKEN once; an HttpOnly cookie keeps it.
             """
@@ -36,10 +37,11 @@ struct WebCommand: AsyncParsableCommand {
         let dir = try data.open()
         let token = webToken ?? ProcessInfo.processInfo.environment["MOONPALACE_WEB_TOKEN"]
         let options = WebOptions(token: token, host: host)
+        // Marks go straight to the log when it is free, else through the running proxy's control channel (the
+        // same path as `export --good/--bad --tag`); replay goes through the running proxy.
         let actions = WebActions(
-            annotate: WebActions.openingWriter(logDirectory: dir.logDirectory),
-            replay: nil,
-            replayUnavailable: "replay sends the request through a running proxy: use the admin that 'moonpalace start' serves")
+            annotate: { annotation in try await AnnotationSink.append(annotation, dataDirectory: dir) },
+            replay: { exchange in try await WebReplay.send(exchange, dataDirectory: dir) })
         let app: PalaceWebApp
         do { app = try PalaceWebApp(dataDirectory: dir, options: options, actions: actions, notice: WebCLI.note) } catch {
             WebCLI.err("error: \(error)\n")

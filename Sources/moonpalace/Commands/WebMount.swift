@@ -24,8 +24,7 @@ enum WebMount {
         let options = WebOptions(token: token, host: host)
         let actions = WebActions(
             annotate: { annotation in try await server.appendAnnotation(annotation) },
-            replay: nil,
-            replayUnavailable: "replay is not available in this build")
+            replay: { exchange in try await WebReplay.send(exchange, dataDirectory: dataDirectory) })
         let app: PalaceWebApp
         do { app = try PalaceWebApp(dataDirectory: dataDirectory, options: options, actions: actions, notice: WebCLI.note) } catch {
             WebCLI.note("web admin off: \(error)")
