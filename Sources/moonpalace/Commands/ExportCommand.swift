@@ -74,6 +74,9 @@ struct ExportCommand: AsyncParsableCommand {
                 throw ValidationError("--format: unknown format \"\(format)\"; choose from \(ExportFormat.names)")
             }
             if output == nil { throw ValidationError("a batch export needs --output PATH (a directory for --format json)") }
+            if format == "json", ["-", "stdout", "stderr"].contains(output ?? "") {
+                throw ValidationError("--format json writes a directory of case files: give --output DIR")
+            }
             if let limit, limit <= 0 { throw ValidationError("--limit must be at least 1") }
         } else if !selectors {
             throw ValidationError("give --id, --chatcmpl or --requestid (one case), or --all / -p PREDICATE (a batch)")
@@ -182,7 +185,7 @@ struct ExportCommand: AsyncParsableCommand {
 
     /// Case files into `directory` (created if missing). Every name is checked before the first file is written:
     /// an id that would escape the directory, or an existing file without `force`, stops the export with nothing
-    /// written. Names repeated within the export get `-<id>` before `.json`.
+    /// written. Names repeated within the export get `-2`, `-3`, … before `.json`.
     static func writeDirectory(_ export: BatchExport, directory: String, force: Bool, escapeHTML: Bool,
                                progress: ExportProgress?, streamBody: CaseExport.StreamBody = .raw,
                                announce: Bool = false) throws {

@@ -44,6 +44,10 @@ struct ReplayCommand: AsyncParsableCommand {
             let config = (try? ConfigFile.load(path: dir.configPath)) ?? ConfigFile()
             let env = ProcessInfo.processInfo.environment
             let apiKey = key ?? config.start.key ?? env["MOONSHOT_API_KEY"]
+            if apiKey == nil {
+                IndexCLI.note("no API key from --key, config.yaml (start.key) or MOONSHOT_API_KEY: sending without "
+                              + "Authorization (a proxy started with --key adds its own)")
+            }
             var request = ReplayRequest(originalID: UInt64(found), begin: ex.begin, requestBody: ex.requestBody, key: apiKey)
             try request.apply(sets: set)
 
