@@ -118,8 +118,8 @@ struct ExchangeHandler: Sendable {
         let declared = exchange.curlDecoded ? nil : head.header("content-length").flatMap { Int($0) }
         let fields = HeaderPolicy.response(head.headers, dropEncoding: exchange.curlDecoded, keepLength: noBody)
 
-        // Small non-stream bodies (by the upstream's own length, encoded or not) are relayed in one write.
         if exchange.convertsToJSON { return await convert(status: status, head: head, transfer: transfer, exchange: exchange) }
+        // Small non-stream bodies (by the upstream's own length, encoded or not) are relayed in one write.
         let upstreamLength = head.header("content-length").flatMap { Int($0) }
         if noBody || (!exchange.tap.isSSE && (upstreamLength ?? .max) <= Self.bufferedBodyLimit) {
             var all = ByteBuffer()

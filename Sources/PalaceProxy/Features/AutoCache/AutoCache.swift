@@ -62,11 +62,8 @@ public final class AutoCache: Sendable {
         keys.withLock { $0[identity] = key }
         let now = Self.now()
         if let hit = map.best(for: prefix, keyIdentity: identity) {
-            var outcome = Outcome(headers: headers(hit.cacheID), cacheID: hit.cacheID)
-            do { try map.touch(hit.cacheID, at: now) } catch {
-                outcome.note = "auto-cache: cache \(hit.cacheID) used, but the mapping file could not be updated: \(error)"
-            }
-            return outcome
+            map.touch(hit.cacheID, at: now)
+            return Outcome(headers: headers(hit.cacheID), cacheID: hit.cacheID)
         }
         let flightKey = identity + ":" + last.hash
         let (task, owner) = flights.withLock { f -> (Task<Result<String, CacheFailure>, Never>, Bool) in
@@ -108,6 +105,9 @@ public final class AutoCache: Sendable {
             }
             // Without the key (a previous run's cache) it cannot be deleted upstream; it expires there by its TTL.
             if (try? map.remove(entry.cacheID)) == true { forgotten += 1 }
+        }
+        do { try map.flush() } catch {
+            log.log(log.style.boldYellow("auto-cache: the mapping file could not be written (\(error)); will retry"))
         }
         if forgotten > 0 {
             log.log("auto-cache: forgot \(forgotten) context cache\(forgotten == 1 ? "" : "s") unused for "

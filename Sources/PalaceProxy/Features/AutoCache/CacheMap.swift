@@ -25,6 +25,9 @@ final class CacheMap: Sendable {
 
     let path: String
     private let entries = Mutex<[Entry]>([])
+    /// Uses (`touch`) not yet written: they only move cleanup times, so they are written by `flush()` (the
+    /// cleanup tick) rather than with an fsync on every cache hit.
+    private let dirty = Atomic<Bool>(false)
 
     /// Loads `path`; a missing file is an empty map; an unreadable one is reported through `problem` and set aside.
     init(path: String, problem: (String) -> Void) {
@@ -66,10 +69,18 @@ final class CacheMap: Sendable {
         try change { $0.removeAll { $0.cacheID == entry.cacheID }; $0.append(entry) }
     }
 
-    func touch(_ cacheID: String, at now: Int64) throws(CacheMapError) {
-        try change { list in
+    /// Records a use in memory; `flush()` writes it.
+    func touch(_ cacheID: String, at now: Int64) {
+        entries.withLock { list in
             for i in list.indices where list[i].cacheID == cacheID { list[i].lastUsedAt = now }
         }
+        dirty.store(true, ordering: .relaxed)
+    }
+
+    /// Writes pending uses, if any.
+    func flush() throws(CacheMapError) {
+        guard dirty.exchange(false, ordering: .relaxed) else { return }
+        try change { _ in }
     }
 
     /// Forgets `cacheID`; returns whether it was known.
@@ -87,6 +98,7 @@ final class CacheMap: Sendable {
     private func change(_ edit: (inout [Entry]) -> Void) throws(CacheMapError) {
         let result: Result<Void, CacheMapError> = entries.withLock { list in
             edit(&list)
+            dirty.store(false, ordering: .relaxed)
             return Self.write(list, to: path)
         }
         try result.get()
