@@ -9,6 +9,7 @@ except ImportError:  # the SDK in this venv ships its HTTP client as httpx2
     import httpx2 as httpx
 import openai
 
+from conftest import wait_until
 from test_proxy_util import dump_exchanges, normalize_ids, proxy_factory  # noqa: F401 (fixtures)
 
 CHAT = {"model": "moonshot-v1-8k", "messages": [{"role": "user", "content": "Tell me about the moon."}], "seed": 11}
@@ -112,7 +113,10 @@ def test_truncation_warns_with_a_number_and_is_searchable(mock_server, proxy_fac
     pieces = list(via.chat.completions.create(**CHAT, max_tokens=7, stream=True))
     assert any(p.choices and p.choices[0].finish_reason == "length" for p in pieces)
     via.chat.completions.create(**CHAT)                       # a healthy one
-    warnings = [line for line in proxy.output.splitlines() if "[WARNING]" in line and "max_tokens" in line]
+    def warning_lines():
+        return [line for line in proxy.output.splitlines() if "[WARNING]" in line and "max_tokens" in line]
+    assert wait_until(lambda: len(warning_lines()) >= 2)
+    warnings = warning_lines()
     assert len(warnings) == 2, proxy.output
     assert "greater than 9" in warnings[0] and "max_tokens=256" in warnings[0]
     assert "greater than 7" in warnings[1] and "max_tokens=256" in warnings[1]   # the stream's number, via usage
@@ -146,7 +150,7 @@ def test_repeat_cut_ends_the_stream_well_formed(mock_server, proxy_factory, moon
     x = only_exchange(moonpalace_bin, proxy.data_dir)
     assert "repeat_cut" in x["end"]["flags"] and x["end"]["finish_reasons"] == ["repeat", "repeat"]
     assert any("content repeating" in w for w in x["end"]["warnings"])
-    assert "it appears that there is an issue with content repeating" in proxy.output
+    assert wait_until(lambda: "it appears that there is an issue with content repeating" in proxy.output)
     assert list_ids(moonpalace_bin, proxy.data_dir, "repeat_cut == true") == [x["begin"]["exchange"]]
     # the SDK reads the cut stream to its end
     via = openai.OpenAI(base_url=proxy.base_url, api_key="sk-x")

@@ -47,7 +47,7 @@ def test_cache_is_created_once_reused_and_searchable(mock_server, proxy_factory,
     assert raw.parse().usage.model_dump().get("cached_tokens", 0) > 0
     x = dump_exchanges(moonpalace_bin, proxy.data_dir)
     assert all("cache_used" in e["end"]["flags"] for e in x.values())
-    assert f"Msh-Context-Cache-Id: {listed[0]['id']}" in proxy.output
+    assert wait_until(lambda: f"Msh-Context-Cache-Id: {listed[0]['id']}" in proxy.output)
     assert [m["cache_id"] for m in mapping(proxy.data_dir)] == [listed[0]["id"]]
     assert "sk-cache-user-0001" not in open(os.path.join(proxy.data_dir, "context-caches.json")).read()
     assert first.choices[0].message.content
@@ -84,7 +84,7 @@ def test_cache_gone_upstream_is_forgotten_and_the_call_still_succeeds(mock_serve
     assert httpx.delete(mock_server + f"/caching/{old}", timeout=10).status_code == 200
     answer = via.chat.completions.create(**chat())                      # the proxy still sends the old id first
     assert answer.choices[0].message.content
-    assert f"rejected context cache {old}" in proxy.output
+    assert wait_until(lambda: f"rejected context cache {old}" in proxy.output)
     assert old not in [m["cache_id"] for m in mapping(proxy.data_dir)]
     via.chat.completions.create(**chat())                              # a fresh cache for the same prefix
     assert len(caches(mock_server)) == 1 and caches(mock_server)[0]["id"] != old
@@ -96,7 +96,8 @@ def test_caching_failure_never_fails_the_call(stand_in, proxy_factory):
     r = httpx.post(proxy.base_url + "/chat/completions", json=chat(), headers={"Authorization": "Bearer sk-x"}, timeout=30)
     assert r.status_code == 200 and r.json()["path"] == "/v1/chat/completions"
     assert "x-msh-context-cache" not in {k.lower() for k in r.json().get("headers", {})}
-    assert "auto-cache: creating a context cache failed" in proxy.output and "went uncached" in proxy.output
+    # the log block is printed by the proxy, read by the test's pump thread: wait for it
+    assert wait_until(lambda: "auto-cache: creating a context cache failed" in proxy.output and "went uncached" in proxy.output)
 
 
 def test_mapping_survives_restart_and_unused_caches_are_deleted(mock_server, proxy_factory, tmp_path):

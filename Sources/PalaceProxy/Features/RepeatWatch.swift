@@ -39,10 +39,10 @@ struct RepeatWatch {
             for (fieldNumber, field) in ["content", "reasoning_content"].enumerated() {
                 guard let text = delta[field]?.stringValue, !text.isEmpty else { continue }
                 let key = index * 2 + fieldNumber
-                var detector = detectors[key] ?? RepeatDetector(threshold: settings.threshold, minLength: settings.minLength)
-                let tripped = detector.feed(text)
-                detectors[key] = detector
-                if tripped && trip == nil {
+                // Mutated in place: copying a detector out and back would copy its ~120 KiB tables per chunk.
+                let tripped = detectors[key, default: RepeatDetector(threshold: settings.threshold,
+                                                                      minLength: settings.minLength)].feed(text)
+                if tripped && trip == nil, let detector = detectors[key] {
                     trip = Trip(choice: index, field: field, ratio: detector.ratio, length: detector.length)
                 }
             }
