@@ -4,7 +4,8 @@
 # History: `index _generate` (PalaceIndex's TrafficGenerator through the real LogWriter). EXPORT_BENCH_N sets its size
 # (default 100,000; the issue's 1M history works too but generating it takes long on 2 cores), EXPORT_BENCH_RUNS the
 # runs per figure (median reported), EXPORT_BENCH_DIR keeps the data between runs.
-# Baseline in the same run: `log dump` of the same history (decodes every record and prints JSON lines).
+# Baseline in the same run: `list -n 0 --json` of the same history (one JSON line per exchange from the index alone,
+# no bodies), to read the export figures against this machine's current speed.
 set -euo pipefail
 BIN=${MOONPALACE_BIN:?set MOONPALACE_BIN to the moonpalace binary}
 N=${EXPORT_BENCH_N:-100000}
@@ -33,12 +34,12 @@ if [ "${have:-0}" -lt $((2 * N)) ]; then
   rm -rf "$DATA" "$DIR/moonpalace.sqlite"
   "$BIN" index _generate "$N" --data-dir "$DATA" >/dev/null
 fi
-"$BIN" index status --data-dir "$DATA" >/dev/null        # index caught up before timing
+"$BIN" list -n 1 --data-dir "$DATA" >/dev/null        # index built and caught up before timing
 [ -f "$DIR/moonpalace.sqlite" ] || "$BIN" import --write-fixture "$DIR/moonpalace.sqlite" --data-dir "$DATA" >/dev/null
 
 TEN=$(( N < 10000 ? N : 10000 ))
-read -r base_s base_k < <(measure "$BIN" log dump --data-dir "$DATA")
-echo "baseline: log dump of $N exchanges: ${base_s} s, peak RSS $((base_k / 1024)) MiB"
+read -r base_s base_k < <(measure "$BIN" list -n 0 --json --data-dir "$DATA")
+echo "baseline: list -n 0 --json of $N exchanges: ${base_s} s, peak RSS $((base_k / 1024)) MiB"
 read -r j_s j_k < <(measure "$BIN" export --all --format jsonl -o "$DIR/out.jsonl" --data-dir "$DATA")
 echo "JSONL export of $N: ${j_s} s (budget ≤ 5 s for 100,000; $(awk -v a="$j_s" -v b="$base_s" 'BEGIN{printf "%.2f", a/b}')× the baseline), peak RSS $((j_k / 1024)) MiB"
 read -r j10_s j10_k < <(measure "$BIN" export --all --limit "$TEN" --format jsonl -o "$DIR/out.jsonl" --data-dir "$DATA")

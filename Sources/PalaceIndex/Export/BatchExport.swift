@@ -20,6 +20,7 @@ public final class BatchExport {
     let index: ExchangeIndex
     let query: ListQuery
     var page: [Int64] = []
+    var pageRecords: [Int64: LoadedExchange] = [:]
     var pagePos = 0
     var cursor: Int64?
     var exhausted = false
@@ -55,11 +56,14 @@ public final class BatchExport {
                 if page.count < Self.pageSize { exhausted = true }
                 if let last = page.last { cursor = last }
                 if page.isEmpty { return nil }
+                pageRecords = PageLoader(index: index).load(page)
             }
             let id = page[pagePos]
             pagePos += 1
             // A row may vanish between the id query and here (cleanup running): skip it.
-            guard let s = try index.summary(id: id), let ex = try index.exchange(id: id) else { continue }
+            guard let s = try index.summary(id: id) else { continue }
+            if let ex = pageRecords.removeValue(forKey: id) { return (s, ex) }
+            guard let ex = try index.exchange(id: id) else { continue }
             return (s, ex)
         }
     }
