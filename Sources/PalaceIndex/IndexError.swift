@@ -2,6 +2,8 @@
 public enum IndexError: Error, CustomStringConvertible {
     /// The index file was written by a newer moonpalace.
     case newerSchema(found: Int, known: Int)
+    /// The index file has an older schema (it is rebuilt from the log: the index is derived data).
+    case olderSchema(found: Int, known: Int)
     /// SQLite failed underneath.
     case sqlite(SQLiteError)
     /// Reading the log failed.
@@ -20,6 +22,9 @@ public enum IndexError: Error, CustomStringConvertible {
         case .newerSchema(let found, let known):
             return "the index has schema version \(found), newer than this moonpalace knows (\(known)); "
                 + "run 'moonpalace index rebuild' or upgrade moonpalace"
+        case .olderSchema(let found, let known):
+            return "the index has schema version \(found), older than this moonpalace's (\(known)); "
+                + "run 'moonpalace index rebuild'"
         case .sqlite(let e): return "index: \(e)"
         case .log(let m): return "log: \(m)"
         case .notFound(let m): return m

@@ -22,23 +22,21 @@ final class PredicateFixture {
 
     deinit { _ = system("rm -rf '\(dir)'") }
 
-    /// Inserts a row. `skeleton == false` leaves the JSON skeletons out (json_state 3), so every body-path
-    /// comparison must be decided by the residual check.
+    /// Inserts a row. `skeleton == false` leaves the bodies' JSON validity unknown to the index (json_state 12),
+    /// so the check decides it from the text too.
     func insert(id: Int64, status: Int? = 200, requestBody: String? = nil, responseBody: String? = nil,
                 responseHeader: String? = nil, model: String? = nil, skeleton: Bool = true,
                 extra: [String: SQLiteValue] = [:]) throws {
-        func jsonOrNull(_ s: String?) throws -> SQLiteValue {
-            guard let s, try db.scalar("SELECT json_valid(?)", [.text(s)])?.int64 == 1 else { return .null }
-            return .text(s)
+        func valid(_ s: String?) throws -> Bool {
+            guard let s else { return false }
+            return try db.scalar("SELECT json_valid(?)", [.text(s)])?.int64 == 1
         }
+        let state: Int64 = skeleton ? (try valid(requestBody) ? 1 : 0) | (try valid(responseBody) ? 2 : 0) : 12
         var cols: [String: SQLiteValue] = [
-            "id": .integer(id), "state": .text("complete"), "status": status.map { .integer(Int64($0)) } ?? .null,
-            "method": .text("POST"), "path": .text("/v1/chat/completions"), "query": .text(""),
-            "started_at": .integer(1_700_000_000_000_000 + id * 1_000_000), "stream": .integer(0),
-            "model": model.map(SQLiteValue.text) ?? .null, "begin_segment": .integer(0), "begin_offset": .integer(0),
-            "req_json": skeleton ? try jsonOrNull(requestBody) : .null,
-            "resp_json": skeleton ? try jsonOrNull(responseBody) : .null,
-            "json_state": .integer(skeleton ? 0 : 3),
+            "id": .integer(id), "state_code": .integer(0), "status": status.map { .integer(Int64($0)) } ?? .null,
+            "codes": .integer(1 | 1 << 3), "started_at": .integer(1_700_000_000_000_000 + id * 1_000_000),
+            "stream": .integer(0), "model": model.map(SQLiteValue.text) ?? .null, "begin_segment": .integer(0),
+            "begin_offset": .integer(0), "json_state": .integer(state),
         ]
         for (k, v) in extra { cols[k] = v }
         let names = cols.keys.sorted()
@@ -51,7 +49,11 @@ final class PredicateFixture {
     /// Ids matching `predicates` through the planner (pushdown + residual), newest first.
     func select(_ predicates: [String], limit: Int? = nil) throws -> [Int64] {
         let plan = try PredicatePlan.compile(predicates)
-        let scan = PredicateScan(db: db, plan: plan, residual: try ResidualCheck(db: db), load: { self.texts[$0] })
+        let scan = PredicateScan(db: db, plan: plan, load: { cands in
+            var out: [Int64: RecordTexts] = [:]
+            for c in cands { out[c.id] = self.texts[c.id] }
+            return out
+        })
         return try scan.ids(limit: limit)
     }
 

@@ -37,8 +37,15 @@ public final class ExchangeIndex: @unchecked Sendable {
             Self.removeFiles(indexPath)
             conn = try Self.openChecked(indexPath)
         } catch let e as IndexError {
-            guard case .newerSchema = e else { throw e }
-            notice("index \(indexPath) was written by a newer moonpalace; rebuilding it from the log")
+            switch e {
+            case .newerSchema:
+                notice("index \(indexPath) was written by a newer moonpalace; rebuilding it from the log")
+            case .olderSchema(let found, _):
+                // The index is derived data: an older layout is rebuilt from the log, not migrated in place.
+                notice("index \(indexPath) has the older layout v\(found); rebuilding it from the log")
+            default:
+                throw e
+            }
             Self.removeFiles(indexPath)
             conn = try Self.openChecked(indexPath)
         }
@@ -53,6 +60,9 @@ public final class ExchangeIndex: @unchecked Sendable {
 
     static func openChecked(_ path: String) throws -> SQLiteConnection {
         let c = try SQLiteConnection(path: path)
+        // Free pages (left by a rebuild, cleanup or FTS merges) are given back with `incremental_vacuum`. Only
+        // takes effect on a new, empty file, so it must come before WAL mode writes the header.
+        try c.execute("PRAGMA auto_vacuum = INCREMENTAL")
         try c.configureForIndex()
         _ = try c.scalar("SELECT count(*) FROM sqlite_master")
         try IndexSchema.migrate(c)
@@ -86,20 +96,41 @@ public final class ExchangeIndex: @unchecked Sendable {
     /// Rows still open when no writer is alive can never end: they are incomplete, not in flight. `start` calls
     /// this before it accepts traffic, for rows left by an earlier run.
     public func markInFlightAsIncomplete() throws {
-        try db.run("UPDATE exchanges SET state = 'incomplete' WHERE state = 'in_flight'")
+        try db.run("UPDATE exchanges SET state_code = \(ExchangeRow.stateIncomplete) WHERE state_code = \(ExchangeRow.stateInFlight)")
     }
 
-    /// Empties the index and reads the whole log again.
+    /// Empties the index and reads the whole log again, as a bulk load: secondary indexes dropped and re-created
+    /// after, large transactions, no fsync until the end (the index is derived data: a crash mid-rebuild leaves a
+    /// watermark behind the rows' end, and the next catch-up or rebuild carries on).
     @discardableResult
     public func rebuild(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
         try db.transaction {
-            try db.execute("DELETE FROM exchanges; DELETE FROM exchange_text; DELETE FROM index_meta;")
+            try db.execute("""
+                DELETE FROM exchanges; DELETE FROM index_meta;
+                INSERT INTO exchange_text (exchange_text) VALUES ('delete-all');
+                \(IndexSchema.dropSecondaryIndexesSQL)
+                """)
         }
         updater.open.removeAll()
         updater.committed = nil
         try db.execute("PRAGMA synchronous=OFF")
-        defer { try? db.execute("PRAGMA synchronous=NORMAL") }
-        let report = try updater.catchUp(progress: progress)
+        try db.execute("PRAGMA cache_size=-262144")
+        updater.batchRecords = 100_000
+        defer {
+            updater.batchRecords = IndexUpdater.batchRecords
+            try? db.execute("PRAGMA cache_size=-32768")
+            try? db.execute("PRAGMA synchronous=NORMAL")
+        }
+        let report: CatchUpReport
+        do {
+            report = try updater.bulkLoad(progress: progress)
+        } catch {
+            try? db.execute(IndexSchema.secondaryIndexesSQL)
+            throw error
+        }
+        try db.transaction { try db.execute(IndexSchema.secondaryIndexesSQL) }
+        try? db.execute("PRAGMA incremental_vacuum")
+        try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if LogLiveness.writerPID(logDirectory) == nil { try markInFlightAsIncomplete() }
         return report
     }
@@ -111,9 +142,9 @@ public final class ExchangeIndex: @unchecked Sendable {
     func load(id: Int64) throws -> LoadedExchange? {
         let rows = try db.query("SELECT begin_segment, begin_offset, positions FROM exchanges WHERE id = ?", [.integer(id)])
         guard let r = rows.first else { return nil }
-        let begin = RecordPosition(segment: UInt64(r[0].int64 ?? 0), offset: UInt64(r[1].int64 ?? 0))
+        let begin = RecordPosition(segment: UInt64(bitPattern: r[0].int64 ?? 0), offset: UInt64(bitPattern: r[1].int64 ?? 0))
         let positions: [RecordPosition]
-        if case .blob(let b) = r[2] { positions = PositionList.decode(b) } else { positions = [] }
+        if case .blob(let b) = r[2] { positions = PositionList.decode(b, begin: begin) } else { positions = [] }
         return try ExchangeLoader(reader: reader).load(id: id, begin: begin, positions: positions)
     }
 }

@@ -3,16 +3,28 @@ import PalaceWire
 
 /// The index row of one exchange while it is being built from its records (begin → chunks → end → annotations).
 ///
-/// Invariant: `values` holds only columns of `exchanges`; the request side (skeleton, prompt text) is derived as
-/// soon as the whole request body is known, so an open exchange keeps at most its response bytes in memory.
+/// Invariants:
+/// - `values` holds the stored columns of `exchanges` in `IndexSchema.storedColumns` order (no per-row
+///   dictionary: indexing a million exchanges must not hash forty keys each).
+/// - The request side (validity, prompt text, model) is derived as soon as the whole request body is known, so an
+///   open exchange keeps at most its response bytes in memory. Bodies are read with `JSONBytes` (no tree).
 struct ExchangeRow {
-    static let columns = (IndexSchema.sharedColumns + IndexSchema.indexOnlyColumns).map(\.0)
+    static let columns = IndexSchema.storedColumns.map(\.0)
     static let insertSQL = "INSERT OR REPLACE INTO exchanges (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) "
         + "VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
-    /// Bodies larger than this are not parsed while indexing (their JSON paths are decided from the log).
+    /// Bodies larger than this are not checked while indexing (their JSON paths are decided from the log).
     static let maxParsedBody = 4 << 20
 
-    var values: [String: SQLiteValue] = [:]
+    /// Column positions in `values`.
+    enum C {
+        static let id = 0, startedAt = 1, endUs = 2, stateCode = 3, status = 4, codes = 5, model = 6, chatcmpl = 7,
+                   requestID = 8, userID = 9, groupID = 10, stream = 11, promptTokens = 12, completionTokens = 13,
+                   totalTokens = 14, cachedTokens = 15, serverTimingUs = 16, ttfbUs = 17, ttftUs = 18, latencyUs = 19,
+                   tpotUs = 20, otpsMilli = 21, requestBytes = 22, responseBytes = 23, flags = 24, jsonState = 25,
+                   category = 26, tags = 27, raw = 28, beginSegment = 29, beginOffset = 30, positions = 31
+    }
+
+    var values: [SQLiteValue]
     var id: Int64
     var positions: [RecordPosition] = []
     var requestBody: [UInt8] = []
@@ -23,24 +35,57 @@ struct ExchangeRow {
     var answer = ""
     var jsonState: Int64 = 0
     var tags: [String] = []
+    var codes: Int64 = 0
+    /// Rare values kept in the `raw` JSON column, in a fixed key order.
+    var raw: [(String, String)] = []
+    var begin: RecordPosition
+    static let stateComplete: Int64 = 0, stateInFlight: Int64 = 1, stateIncomplete: Int64 = 2
 
     init(begin: ExchangeBegin, position: RecordPosition) {
         id = Int64(begin.exchangeID)
+        self.begin = position
+        values = Array(repeating: .null, count: Self.columns.count)
+        values[C.id] = .integer(id)
+        values[C.stateCode] = .integer(Self.stateInFlight)
+        values[C.startedAt] = .integer(begin.startedAt)
         let (path, query) = Self.split(begin.target)
-        values = [
-            "id": .integer(id), "state": .text("in_flight"), "started_at": .integer(begin.startedAt),
-            "method": .text(begin.method), "path": .text(path), "query": .text(query),
-            "endpoint": Optional(begin.endpoint).sqlNullIfEmpty,
-            "client_request_id": begin.clientRequestID.sqlNullIfEmpty,
-            "stream": .integer(begin.flags.contains(.stream) ? 1 : 0), "flags": .integer(Int64(begin.flags.rawValue)),
-            "request_content_type": Self.contentType(begin.requestHeaders).sqlNullIfEmpty,
-            "request_bytes": .integer(Int64(begin.requestBody.count)),
-            "begin_segment": .integer(Int64(bitPattern: position.segment)),
-            "begin_offset": .integer(Int64(bitPattern: position.offset)),
-        ]
+        setCoded("method", begin.method)
+        setCoded("path", path)
+        if !query.isEmpty { setRaw("query", query) }
+        if !begin.endpoint.isEmpty { setCoded("endpoint", begin.endpoint) }
+        if let c = begin.clientRequestID, !c.isEmpty { setRaw("client_request_id", c) }
+        values[C.stream] = .integer(begin.flags.contains(.stream) ? 1 : 0)
+        values[C.flags] = .integer(Int64(bitPattern: begin.flags.rawValue))
+        if let ct = Self.contentType(begin.requestHeaders), !ct.isEmpty { setCoded("request_content_type", ct) }
+        values[C.requestBytes] = .integer(Int64(begin.requestBody.count))
+        values[C.beginSegment] = .integer(Int64(bitPattern: position.segment))
+        values[C.beginOffset] = .integer(Int64(bitPattern: position.offset))
         requestBody = begin.requestBody
         requestComplete = begin.requestBodyComplete
         if requestComplete { deriveRequest() }
+    }
+
+    static let codeIndex: [String: (shift: Int, bits: Int, codes: [String: Int64])] = Dictionary(
+        uniqueKeysWithValues: IndexSchema.codeTables.map { t in
+            (t.field, (t.shift, t.bits, Dictionary(uniqueKeysWithValues: t.values.enumerated().map { ($0.element, Int64($0.offset + 1)) })))
+        })
+
+    /// Stores a common string as its code, anything else in `raw`.
+    mutating func setCoded(_ field: String, _ value: String) {
+        guard let t = Self.codeIndex[field] else { setRaw(field, value); return }
+        let mask = Int64((1 << t.bits) - 1) << Int64(t.shift)
+        codes &= ~mask
+        raw.removeAll { $0.0 == field }
+        if let code = t.codes[value] {
+            codes |= code << Int64(t.shift)
+        } else {
+            raw.append((field, value))
+        }
+    }
+
+    mutating func setRaw(_ field: String, _ value: String?) {
+        raw.removeAll { $0.0 == field }
+        if let value { raw.append((field, value)) }
     }
 
     static func split(_ target: String) -> (String, String) {
@@ -58,7 +103,7 @@ struct ExchangeRow {
         switch chunk.direction {
         case .request:
             if requestBody.count + chunk.bytes.count <= Self.maxParsedBody { requestBody += chunk.bytes }
-            else { jsonState |= 1; requestBody = [] }
+            else { jsonState |= 4; requestBody = [] }
         case .response:
             let size = responseChunks.reduce(0) { $0 + $1.1.count }
             if size + chunk.bytes.count <= Self.maxParsedBody { responseChunks.append((chunk.offset, chunk.bytes)) }
@@ -66,17 +111,23 @@ struct ExchangeRow {
         }
     }
 
-    /// Skeleton, prompt text and model of the request, then the bytes are dropped.
+    /// Validity, prompt text and model of the request, then the bytes are dropped.
     mutating func deriveRequest() {
-        switch JSONSkeleton.of(requestBody) {
-        case .json(let s):
-            values["req_json"] = .text(s)
-            if let v = try? JSONValue.parse(requestBody) {
-                prompt = SearchText.prompt(of: v)
-                if values["model"] == nil, let m = v["model"]?.stringValue { values["model"] = .text(m) }
+        if jsonState & 4 == 0 {
+            let valid = requestBody.withUnsafeBufferPointer { JSONBytes.isValid($0) }
+            if valid {
+                jsonState |= 1
+                requestBody.withUnsafeBufferPointer { b in
+                    prompt = SearchText.prompt(of: b)
+                    if values[C.model] == .null {
+                        var root = 0
+                        JSONBytes.skipSpace(b, &root)
+                        if let m = JSONBytes.member(b, objectAt: root, key: "model"), let s = JSONBytes.string(b, at: m) {
+                            values[C.model] = .text(s)
+                        }
+                    }
+                }
             }
-        case .notJSON: values["req_json"] = .null
-        case .unknown: jsonState |= 1
         }
         requestBody = []
         requestComplete = true
@@ -86,67 +137,80 @@ struct ExchangeRow {
         positions.append(position)
         if !requestComplete { deriveRequest() }
         let t = end.timings
-        func ms(_ us: Int64?) -> SQLiteValue { us.map { .real(Double($0) / 1000) } ?? .null }
-        func real(_ d: Double?) -> SQLiteValue { d.map(SQLiteValue.real) ?? .null }
-        values["state"] = .text("complete")
-        values["ended_at"] = .integer(end.endedAt)
-        values["status"] = end.status == 0 ? .null : .integer(Int64(end.status))
-        values["response_content_type"] = Self.contentType(end.responseHeaders).sqlNullIfEmpty
-        values["request_id"] = end.requestID.sqlNullIfEmpty
-        values["chatcmpl"] = end.chatcmplID.sqlNullIfEmpty
-        values["user_id"] = end.uid.sqlNullIfEmpty
-        values["group_id"] = end.gid.sqlNullIfEmpty
-        if let m = end.model, !m.isEmpty { values["model"] = .text(m) }
-        if let u = end.usage {
-            values["prompt_tokens"] = .integer(Int64(u.promptTokens))
-            values["completion_tokens"] = .integer(Int64(u.completionTokens))
-            values["total_tokens"] = .integer(Int64(u.totalTokens))
-            values["cached_tokens"] = .integer(Int64(u.cachedTokens))
+        func us(_ v: Int64?) -> SQLiteValue { v.map(SQLiteValue.integer) ?? .null }
+        func milli(_ d: Double?) -> SQLiteValue {
+            guard let d, d.isFinite, abs(d) < 9e15 else { return .null }
+            return .integer(Int64((d * 1000).rounded()))
         }
-        values["finish_reason"] = end.finishReasons.first.sqlNullIfEmpty
-        values["server_timing"] = real(t.serverTimingMs)
-        values["ttfb_ms"] = ms(t.ttfb)
-        values["ttft_ms"] = ms(t.ttft)
-        values["latency_ms"] = ms(t.total)
-        values["tpot_ms"] = real(t.tpotMs)
-        values["otps"] = real(t.outputTokensPerSecond)
-        values["error_step"] = Optional(end.failure?.step).flatMap { $0 }.sqlNullIfEmpty
-        values["error"] = Optional(end.failure?.message).flatMap { $0 }.sqlNullIfEmpty
-        values["warnings"] = end.warnings.isEmpty ? .null : .text(end.warnings.joined(separator: "\n"))
-        let flags = ExchangeFlags(rawValue: UInt64(values["flags"]?.int64 ?? 0)).union(end.flags)
-        values["flags"] = .integer(Int64(bitPattern: flags.rawValue))
-        if flags.contains(.stream) { values["stream"] = .integer(1) }
-        values["request_bytes"] = .integer(Int64(end.requestBodyLength))
-        values["response_bytes"] = .integer(Int64(end.responseBodyLength))
+        func text(_ s: String?) -> SQLiteValue { s.sqlNullIfEmpty }
+        values[C.stateCode] = .integer(Self.stateComplete)
+        values[C.endUs] = .integer(end.endedAt &- (values[C.startedAt].int64 ?? 0))
+        values[C.status] = end.status == 0 ? .null : .integer(Int64(end.status))
+        if let ct = Self.contentType(end.responseHeaders), !ct.isEmpty { setCoded("response_content_type", ct) }
+        values[C.requestID] = text(end.requestID)
+        values[C.chatcmpl] = text(end.chatcmplID)
+        values[C.userID] = text(end.uid)
+        values[C.groupID] = text(end.gid)
+        if let m = end.model, !m.isEmpty { values[C.model] = .text(m) }
+        if let u = end.usage {
+            values[C.promptTokens] = .integer(Int64(u.promptTokens))
+            values[C.completionTokens] = .integer(Int64(u.completionTokens))
+            values[C.totalTokens] = .integer(Int64(u.totalTokens))
+            values[C.cachedTokens] = .integer(Int64(u.cachedTokens))
+        }
+        if let f = end.finishReasons.first, !f.isEmpty { setCoded("finish_reason", f) }
+        values[C.serverTimingUs] = milli(t.serverTimingMs)
+        values[C.ttfbUs] = us(t.ttfb)
+        values[C.ttftUs] = us(t.ttft)
+        values[C.latencyUs] = us(t.total)
+        values[C.tpotUs] = milli(t.tpotMs)
+        values[C.otpsMilli] = milli(t.outputTokensPerSecond)
+        if let f = end.failure {
+            if !f.step.isEmpty { setRaw("error_step", f.step) }
+            if !f.message.isEmpty { setRaw("error", f.message) }
+        }
+        if !end.warnings.isEmpty { setRaw("warnings", end.warnings.joined(separator: "\n")) }
+        let flags = ExchangeFlags(rawValue: UInt64(bitPattern: values[C.flags].int64 ?? 0)).union(end.flags)
+        values[C.flags] = .integer(Int64(bitPattern: flags.rawValue))
+        if flags.contains(.stream) { values[C.stream] = .integer(1) }
+        values[C.requestBytes] = .integer(Int64(end.requestBodyLength))
+        values[C.responseBytes] = .integer(Int64(end.responseBodyLength))
         deriveResponse(end: end, stream: flags.contains(.stream))
     }
 
     mutating func deriveResponse(end: ExchangeEnd, stream: Bool) {
-        let body: [UInt8]
+        defer { responseChunks = [] }
         if stream {
-            guard let merged = end.mergedCompletion else { jsonState |= 2; return }
-            body = merged
-        } else {
-            guard !responseOverflow else { jsonState |= 2; return }
-            var b: [UInt8] = []
-            for (off, bytes) in responseChunks.sorted(by: { $0.0 < $1.0 }) where Int(off) == b.count { b += bytes }
-            if Int(end.responseBodyOffset) == b.count { b += end.responseBody } else { jsonState |= 2; return }
-            body = b
+            // Predicates see a stream's merged completion; without one it is merged from the raw events when needed.
+            guard let merged = end.mergedCompletion else { jsonState |= 8; return }
+            check(response: merged)
+            return
         }
-        responseChunks = []
-        switch JSONSkeleton.of(body) {
-        case .json(let s):
-            values["resp_json"] = .text(s)
-            if let v = try? JSONValue.parse(body) { answer = SearchText.answer(of: v) }
-        case .notJSON: values["resp_json"] = .null
-        case .unknown: jsonState |= 2
+        guard !responseOverflow else { jsonState |= 8; return }
+        if responseChunks.isEmpty {
+            guard end.responseBodyOffset == 0 else { jsonState |= 8; return }
+            check(response: end.responseBody)
+            return
+        }
+        var b: [UInt8] = []
+        for (off, bytes) in responseChunks.sorted(by: { $0.0 < $1.0 }) where Int(off) == b.count { b += bytes }
+        guard Int(end.responseBodyOffset) == b.count else { jsonState |= 8; return }
+        b += end.responseBody
+        check(response: b)
+    }
+
+    mutating func check(response body: [UInt8]) {
+        body.withUnsafeBufferPointer { b in
+            guard JSONBytes.isValid(b) else { return }
+            jsonState |= 2
+            answer = SearchText.answer(of: b)
         }
     }
 
     mutating func apply(annotation a: Annotation) {
-        if let c = a.category { values["category"] = c.isEmpty ? .null : .text(c) }
+        if let c = a.category { values[C.category] = c.isEmpty ? .null : .text(c) }
         tags = Self.applyTags(tags, add: a.addTags, remove: a.removeTags)
-        values["tags"] = tags.isEmpty ? .null : .text(tags.joined(separator: ","))
+        values[C.tags] = tags.isEmpty ? .null : .text(tags.joined(separator: ","))
     }
 
     static func applyTags(_ tags: [String], add: [String], remove: [String]) -> [String] {
@@ -158,31 +222,49 @@ struct ExchangeRow {
     /// The row as parameters for `insertSQL`.
     func parameters() -> [SQLiteValue] {
         var v = values
-        v["json_state"] = .integer(jsonState)
-        v["positions"] = .blob(PositionList.encode(positions))
-        return Self.columns.map { v[$0] ?? .null }
+        v[C.jsonState] = .integer(jsonState)
+        v[C.codes] = .integer(codes)
+        v[C.positions] = .blob(PositionList.encode(positions, begin: begin))
+        if !raw.isEmpty {
+            v[C.raw] = .text(JSONValue.object(JSONObject(raw.map { ($0.0, JSONValue.string($0.1)) })).serialized())
+        }
+        return v
+    }
+
+    /// The full-text document: prompt and answer, laid out for the tokenizer.
+    var searchDocument: String {
+        CJKSegmenter.document(prompt.isEmpty ? answer : answer.isEmpty ? prompt : prompt + "\n" + answer)
     }
 }
 
-/// Record positions packed as unsigned LEB128 varints: segment, offset, segment, offset, …
+/// Record positions after the begin record, packed as unsigned LEB128 varints relative to the begin record:
+/// segment − begin segment, then the offset − begin offset in the begin's segment or the absolute offset in a
+/// later one (a typical end record costs 3 bytes).
 enum PositionList {
-    static func encode(_ ps: [RecordPosition]) -> [UInt8] {
+    static func encode(_ ps: [RecordPosition], begin: RecordPosition) -> [UInt8] {
         var out: [UInt8] = []
         func put(_ x: UInt64) {
             var v = x
             while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }
             out.append(UInt8(v))
         }
-        for p in ps { put(p.segment); put(p.offset) }
+        for p in ps {
+            let ds = p.segment &- begin.segment
+            put(ds)
+            put(ds == 0 ? p.offset &- begin.offset : p.offset)
+        }
         return out
     }
 
-    static func decode(_ bytes: [UInt8]) -> [RecordPosition] {
+    static func decode(_ bytes: [UInt8], begin: RecordPosition) -> [RecordPosition] {
         var nums: [UInt64] = [], cur: UInt64 = 0, shift: UInt64 = 0
         for b in bytes {
             cur |= UInt64(b & 0x7f) << shift
             if b & 0x80 == 0 { nums.append(cur); cur = 0; shift = 0 } else { shift += 7 }
         }
-        return stride(from: 0, to: nums.count - 1, by: 2).map { RecordPosition(segment: nums[$0], offset: nums[$0 + 1]) }
+        return stride(from: 0, to: nums.count - 1, by: 2).map {
+            let ds = nums[$0]
+            return RecordPosition(segment: begin.segment &+ ds, offset: ds == 0 ? begin.offset &+ nums[$0 + 1] : nums[$0 + 1])
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import PalaceLog
 
 /// What one catch-up did.
@@ -32,6 +33,13 @@ final class IndexUpdater {
         self.reader = reader
     }
 
+    /// Statements reused for every row (looked up once, not per row through the connection's SQL-keyed cache).
+    private var insertRow: SQLiteStatement?
+    private var insertText: SQLiteStatement?
+    private var deleteRow: SQLiteStatement?
+    /// Records per transaction; a rebuild uses much larger batches.
+    var batchRecords = IndexUpdater.batchRecords
+
     /// Reads every record from the watermark to the end of the log. `progress` gets (records done, sequence).
     func catchUp(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
         var report = CatchUpReport()
@@ -45,13 +53,16 @@ final class IndexUpdater {
         if committed != start { open.removeAll() }
         let it = reader.records(from: start)
         do {
+            insertRow = try db.prepareUncached(ExchangeRow.insertSQL)
+            insertText = try db.prepareUncached("INSERT INTO exchange_text (rowid, text) VALUES (?, ?)")
+            deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?")
             while let r = it.next() {
                 if let stop = stopBefore, r.sequence >= stop { break }
                 try apply(r, report: &report)
                 last = r
                 report.records += 1
                 inBatch += 1
-                if inBatch >= Self.batchRecords {
+                if inBatch >= batchRecords {
                     try finishBatch(last: r)
                     try db.execute("COMMIT")
                     progress?(report.records, r.sequence)
@@ -64,8 +75,10 @@ final class IndexUpdater {
         } catch {
             try? db.execute("ROLLBACK")
             open.removeAll()
+            insertRow = nil; insertText = nil; deleteRow = nil
             throw error
         }
+        insertRow = nil; insertText = nil; deleteRow = nil
         report.damage = it.damage.map(\.description)
         report.watermark = last.map { $0.sequence + 1 } ?? start
         committed = report.watermark
@@ -84,6 +97,7 @@ final class IndexUpdater {
             open[b.exchangeID] = ExchangeRow(begin: b, position: r.position)
         case .chunk(let c):
             guard var row = try openRow(c.exchangeID) else { return }
+            open[c.exchangeID] = nil
             row.add(chunk: c, position: r.position)
             open[c.exchangeID] = row
         case .end(let e):
@@ -93,17 +107,20 @@ final class IndexUpdater {
             try write(row, withText: true)
             report.exchanges += 1
         case .annotation(let a):
-            if var row = open[a.exchangeID] {
+            if var row = open.removeValue(forKey: a.exchangeID) {
                 row.apply(annotation: a)
                 open[a.exchangeID] = row
             } else {
                 try annotateStored(a)
             }
         case .tombstone(let t):
+            // The row goes; its full-text entry stays behind as garbage until the next rebuild/compact (a
+            // contentless FTS table can only forget a document given its text), and search joins with
+            // `exchanges`, so it is never shown. Ids are never reused.
             for id in t.exchangeIDs {
                 open[id] = nil
-                try db.run("DELETE FROM exchanges WHERE id = ?", [.integer(Int64(id))])
-                try db.run("DELETE FROM exchange_text WHERE rowid = ?", [.integer(Int64(id))])
+                if let s = deleteRow { try s.run([.integer(Int64(id))]) }
+                else { try db.run("DELETE FROM exchanges WHERE id = ?", [.integer(Int64(id))]) }
             }
         }
     }
@@ -116,17 +133,20 @@ final class IndexUpdater {
         try s.bind([.integer(Int64(id))])
         defer { s.reset() }
         guard try s.step() else { return nil }
-        let begin = RecordPosition(segment: UInt64(s.int64(at: 0) ?? 0), offset: UInt64(s.int64(at: 1) ?? 0))
+        let begin = RecordPosition(segment: UInt64(bitPattern: s.int64(at: 0) ?? 0), offset: UInt64(bitPattern: s.int64(at: 1) ?? 0))
         let positions: [RecordPosition]
-        if case .blob(let b) = s.value(at: 2) { positions = PositionList.decode(b) } else { positions = [] }
+        if case .blob(let b) = s.value(at: 2) { positions = PositionList.decode(b, begin: begin) } else { positions = [] }
         let category = s.text(at: 3), tags = s.text(at: 4)
         guard case .begin(let b) = try reader.read(at: begin).record else { return nil }
         var row = ExchangeRow(begin: b, position: begin)
         for p in positions {
             if case .chunk(let c) = try reader.read(at: p).record { row.add(chunk: c, position: p) }
         }
-        if let category { row.values["category"] = .text(category) }
-        if let tags { row.tags = tags.split(separator: ",").map(String.init); row.values["tags"] = .text(tags) }
+        if let category { row.values[ExchangeRow.C.category] = .text(category) }
+        if let tags {
+            row.tags = tags.split(separator: ",").map(String.init)
+            row.values[ExchangeRow.C.tags] = .text(tags)
+        }
         return row
     }
 
@@ -142,14 +162,13 @@ final class IndexUpdater {
     }
 
     private func write(_ row: ExchangeRow, withText: Bool) throws {
-        try db.prepare(ExchangeRow.insertSQL).run(row.parameters())
+        if let s = insertRow { try s.run(row.parameters()) } else { try db.prepare(ExchangeRow.insertSQL).run(row.parameters()) }
         guard withText else { return }
-        let id = SQLiteValue.integer(row.id)
-        try db.run("DELETE FROM exchange_text WHERE rowid = ?", [id])
-        if !row.prompt.isEmpty || !row.answer.isEmpty {
-            try db.run("INSERT INTO exchange_text (rowid, prompt, answer) VALUES (?, ?, ?)",
-                       [id, .text(row.prompt), .text(row.answer)])
-        }
+        let doc = row.searchDocument
+        guard !doc.isEmpty else { return }
+        let params: [SQLiteValue] = [.integer(row.id), .text(doc)]
+        if let s = insertText { try s.run(params) }
+        else { try db.run("INSERT INTO exchange_text (rowid, text) VALUES (?, ?)", params) }
     }
 }
 
@@ -188,5 +207,159 @@ enum IndexMeta {
         try set(db, "last_segment", .integer(Int64(r.position.segment)))
         try set(db, "last_offset", .integer(Int64(r.position.offset)))
         try set(db, "last_timestamp", .integer(r.timestamp))
+    }
+}
+
+/// Work the reading thread of a bulk load hands to the writing thread, in log order.
+enum BulkOp {
+    case write(ExchangeRow, document: String)
+    case annotate(Annotation)
+    case tombstone([UInt64])
+    /// Commit point: the exchanges still open (written as in flight) and the last record read.
+    case boundary(open: [ExchangeRow], last: StoredRecord, records: Int)
+    case damage([String])
+}
+
+/// A bounded hand-off of op batches from one producer thread to one consumer.
+final class BulkChannel: @unchecked Sendable {
+    private var items: [[BulkOp]] = []
+    private var isCancelled = false
+    private let lock = DispatchSemaphore(value: 1)
+    private let available = DispatchSemaphore(value: 0)
+    private let space: DispatchSemaphore
+
+    init(capacity: Int) { space = DispatchSemaphore(value: capacity) }
+
+    func put(_ ops: [BulkOp]) {
+        space.wait()
+        lock.wait(); items.append(ops); lock.signal()
+        available.signal()
+    }
+
+    /// No more puts: the consumer's next `take` after the last batch returns nil.
+    func finish() { available.signal() }
+
+    func take() -> [BulkOp]? {
+        available.wait()
+        lock.wait()
+        defer { lock.signal() }
+        guard !items.isEmpty else { return nil }
+        let x = items.removeFirst()
+        space.signal()
+        return x
+    }
+
+    var cancelled: Bool { lock.wait(); defer { lock.signal() }; return isCancelled }
+    func cancel() { lock.wait(); isCancelled = true; lock.signal() }
+}
+
+extension IndexUpdater {
+    /// A rebuild's load into empty tables, on two threads: one reads the log and derives each exchange's row and
+    /// full-text document (the CPU-heavy part), the other writes them to SQLite in log order. Same rows, same
+    /// watermark and commit points as `catchUp` (open exchanges are written as in flight at each commit).
+    func bulkLoad(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
+        let chan = BulkChannel(capacity: 16)
+        let reader = self.reader, batch = batchRecords, stop = stopBefore
+        DispatchQueue.global(qos: .userInitiated).async {
+            var open: [UInt64: ExchangeRow] = [:]
+            var ops: [BulkOp] = []
+            ops.reserveCapacity(256)
+            var n = 0
+            var last: StoredRecord?
+            let it = reader.records(from: 0)
+            while let r = it.next() {
+                if let stop, r.sequence >= stop { break }
+                switch r.record {
+                case .begin(let b):
+                    open[b.exchangeID] = ExchangeRow(begin: b, position: r.position)
+                case .chunk(let c):
+                    if var row = open.removeValue(forKey: c.exchangeID) {
+                        row.add(chunk: c, position: r.position)
+                        open[c.exchangeID] = row
+                    }
+                case .end(let e):
+                    if var row = open.removeValue(forKey: e.exchangeID) {
+                        row.apply(end: e, position: r.position)
+                        ops.append(.write(row, document: row.searchDocument))
+                    }
+                case .annotation(let a):
+                    if var row = open.removeValue(forKey: a.exchangeID) {
+                        row.apply(annotation: a)
+                        open[a.exchangeID] = row
+                    } else {
+                        ops.append(.annotate(a))
+                    }
+                case .tombstone(let t):
+                    for id in t.exchangeIDs { open[id] = nil }
+                    ops.append(.tombstone(t.exchangeIDs))
+                }
+                last = r
+                n += 1
+                if n % batch == 0 { ops.append(.boundary(open: Array(open.values), last: r, records: n)) }
+                if ops.count >= 256 {
+                    if chan.cancelled { break }
+                    chan.put(ops)
+                    ops = []
+                }
+            }
+            if let last, n % batch != 0 { ops.append(.boundary(open: Array(open.values), last: last, records: n)) }
+            ops.append(.damage(it.damage.map(\.description)))
+            chan.put(ops)
+            chan.finish()
+        }
+
+        var report = CatchUpReport()
+        var failure: Error?
+        do {
+            try db.execute("BEGIN IMMEDIATE")
+            let insertRow = try db.prepareUncached(ExchangeRow.insertSQL)
+            let insertText = try db.prepareUncached("INSERT INTO exchange_text (rowid, text) VALUES (?, ?)")
+            let deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?")
+            while let ops = chan.take() {
+                for op in ops {
+                    switch op {
+                    case .write(let row, let doc):
+                        try insertRow.run(row.parameters())
+                        if !doc.isEmpty { try insertText.run([.integer(row.id), .text(doc)]) }
+                        report.exchanges += 1
+                    case .annotate(let a):
+                        try annotateStoredRow(a)
+                    case .tombstone(let ids):
+                        for id in ids { try deleteRow.run([.integer(Int64(id))]) }
+                    case .boundary(let openRows, let last, let records):
+                        for row in openRows { try insertRow.run(row.parameters()) }
+                        try IndexMeta.setWatermark(db, after: last)
+                        try db.execute("COMMIT")
+                        report.records = records
+                        report.watermark = last.sequence + 1
+                        progress?(records, last.sequence)
+                        try db.execute("BEGIN IMMEDIATE")
+                    case .damage(let d):
+                        report.damage = d
+                    }
+                }
+            }
+            try db.execute("COMMIT")
+        } catch {
+            failure = error
+            try? db.execute("ROLLBACK")
+            chan.cancel()
+            while chan.take() != nil {}
+        }
+        if let failure { throw failure }
+        committed = report.watermark
+        open.removeAll()
+        return report
+    }
+
+    func annotateStoredRow(_ a: Annotation) throws {
+        let id = SQLiteValue.integer(Int64(a.exchangeID))
+        guard let rowTags = try db.query("SELECT tags FROM exchanges WHERE id = ?", [id]).first else { return }
+        let tags = rowTags[0].string.map { $0.split(separator: ",").map(String.init) } ?? []
+        let new = ExchangeRow.applyTags(tags, add: a.addTags, remove: a.removeTags)
+        try db.run("UPDATE exchanges SET tags = ? WHERE id = ?", [new.isEmpty ? .null : .text(new.joined(separator: ",")), id])
+        if let c = a.category {
+            try db.run("UPDATE exchanges SET category = ? WHERE id = ?", [c.isEmpty ? .null : .text(c), id])
+        }
     }
 }

@@ -85,18 +85,50 @@ public struct IndexBenchmark {
         return Double(d.seconds) + Double(d.attoseconds) / 1e18
     }
 
-    /// Runs every query on both stores. `chatcmpl` is an id known to exist (the newest exchange's).
-    public func run(moonPalacePath: String, runs: Int = 5) throws -> [Line] {
-        let mp = try SQLiteConnection(path: moonPalacePath)
-        func mpCount(_ sql: String, _ params: [SQLiteValue] = []) throws -> Int { try mp.query(sql, params).count }
+    /// Search terms taken from the newest answered exchange (so the queries hit whatever corpus was generated):
+    /// two consecutive English words, one longer English word, four consecutive CJK characters.
+    func terms() throws -> (phrase: String, word: String, cjk: String) {
+        var phrase = "linked list", word = "because", cjk = "月之暗面"
+        let ids = try index.db.query("SELECT id FROM exchanges WHERE state_code = 0 AND status = 200 ORDER BY id DESC LIMIT 50")
+            .compactMap { $0[0].int64 }
+        var gotPhrase = false, gotWord = false, gotCJK = false
+        for id in ids {
+            guard let ex = try index.load(id: id), let end = ex.end else { continue }
+            var row = ExchangeRow(begin: ex.begin, position: RecordPosition(segment: 0, offset: 0))
+            row.requestBody = ex.requestBody
+            row.deriveRequest()
+            row.apply(end: end, position: RecordPosition(segment: 0, offset: 0))
+            let text = row.answer
+            let words = text.split(whereSeparator: { !($0.isASCII && $0.isLetter) }).map(String.init)
+            if !gotPhrase, let k = words.indices.dropLast().first(where: { words[$0].count >= 4 && words[$0 + 1].count >= 4 }) {
+                phrase = words[k] + " " + words[k + 1]; gotPhrase = true
+            }
+            if !gotWord, let w = words.first(where: { $0.count >= 7 }) { word = w; gotWord = true }
+            if !gotCJK {
+                let chars = Array(text)
+                for k in 0..<max(0, chars.count - 3) where chars[k..<(k + 4)].allSatisfy({ $0.unicodeScalars.first.map { CJKSegmenter.isCJK($0.value) } ?? false }) {
+                    cjk = String(chars[k..<(k + 4)]); gotCJK = true; break
+                }
+            }
+            if gotPhrase && gotWord && gotCJK { break }
+        }
+        return (phrase, word.lowercased(), cjk)
+    }
+
+    /// Runs every query on both stores. `runs` for the fast queries; full scans run `scanRuns` times.
+    public func run(moonPalacePath: String?, runs: Int = 5, scanRuns: Int = 1) throws -> [Line] {
+        let mp = try moonPalacePath.map { try SQLiteConnection(path: $0) }
+        func mpCount(_ sql: String, _ params: [SQLiteValue] = []) throws -> Int { try mp?.query(sql, params).count ?? 0 }
         let newest = try index.list(ListQuery(limit: 1, predicates: ["chatcmpl != null"])).first
         let cmpl = newest?.chatcmpl ?? ""
+        let (phrase, word, cjk) = try terms()
         var lines: [Line] = []
         func add(_ name: String, budget: Double?, runs r: Int = runs, ours: () throws -> Int, mp mpQuery: (() throws -> Int)?) throws {
             let (o, rows) = try Self.time(r, ours)
-            let m = try mpQuery.map { try Self.time(max(1, r / 2), $0).0 }
+            let m = try mp == nil ? nil : mpQuery.map { try Self.time(max(1, min(r, scanRuns)), $0).0 }
             lines.append(Line(name: name, oursMs: o, moonPalaceMs: m, rows: rows, budgetMs: budget))
         }
+        func like(_ t: String) -> String { "%" + t + "%" }
         try add("list newest 20", budget: 30, ours: { try index.list(ListQuery(limit: 20)).count },
                 mp: { try mpCount("SELECT * FROM moonshot_requests ORDER BY id DESC LIMIT 20") })
         try add("inspect by chatcmpl", budget: 10, ours: {
@@ -106,25 +138,28 @@ public struct IndexBenchmark {
         try add("predicate, indexed fields (all matches): model == 'moonshot-v1-8k' && status == 429", budget: 200,
                 ours: { try index.ids(ListQuery(limit: 0, predicates: ["model == 'moonshot-v1-8k' && status == 429"])).count },
                 mp: { try mpCount("SELECT id FROM moonshot_requests WHERE json_valid(request_body) AND json_extract(request_body, '$.model') = 'moonshot-v1-8k' AND response_status_code = 429 ORDER BY id DESC") })
-        try add("predicate, indexed field, newest 20: status == 500", budget: 200,
-                ours: { try index.ids(ListQuery(limit: 20, predicates: ["status == 500"])).count },
+        try add("predicate, indexed field, newest 20 (list): status == 500", budget: 200,
+                ours: { try index.list(ListQuery(limit: 20, predicates: ["status == 500"])).count },
                 mp: { try mpCount("SELECT * FROM moonshot_requests WHERE response_status_code = 500 ORDER BY id DESC LIMIT 20") })
+        try add("predicate, scalar field, all matches: latency_ms > 8000 && prompt_tokens > 1000", budget: 200, runs: max(1, runs / 2),
+                ours: { try index.ids(ListQuery(limit: 0, predicates: ["latency_ms > 8000 && prompt_tokens > 1000"])).count },
+                mp: { try mpCount("SELECT id FROM moonshot_requests WHERE latency > 8000000000 AND json_valid(response_body) AND json_extract(response_body, '$.usage.prompt_tokens') > 1000 ORDER BY id DESC") })
         try add("body path (all matches): request_body.max_tokens == 4096 && response_body.choices.0.finish_reason == 'length'",
-                budget: 3000, runs: 3,
+                budget: 3000, runs: scanRuns,
                 ours: { try index.ids(ListQuery(limit: 0, predicates: ["request_body.max_tokens == 4096 && response_body.choices.0.finish_reason == 'length'"])).count },
                 mp: { try mpCount("SELECT id FROM moonshot_requests WHERE json_valid(request_body) AND json_extract(request_body, '$.max_tokens') = 4096 AND json_valid(response_body) AND json_extract(response_body, '$.choices[0].finish_reason') = 'length' ORDER BY id DESC") })
-        try add("body path on a long string, newest 20: request_body.messages.1.content ~ 'linked list'", budget: 3000, runs: 3,
-                ours: { try index.ids(ListQuery(limit: 20, predicates: ["request_body.messages.1.content ~ 'linked list'"])).count },
-                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE json_valid(request_body) AND json_extract(request_body, '$.messages[1].content') LIKE '%linked list%' ORDER BY id DESC LIMIT 20") })
-        try add("full-text, newest 20: 'linked list'", budget: 100,
-                ours: { try index.search("linked list", query: ListQuery(limit: 20)).count },
-                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE request_body LIKE '%linked list%' OR response_body LIKE '%linked list%' ORDER BY id DESC LIMIT 20") })
-        try add("full-text, newest 20: '月之暗面'", budget: 100,
-                ours: { try index.search("月之暗面", query: ListQuery(limit: 20)).count },
-                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE request_body LIKE '%月之暗面%' OR response_body LIKE '%月之暗面%' ORDER BY id DESC LIMIT 20") })
-        try add("full-text, all matching ids: 'Australia and why'", budget: nil, runs: 3,
-                ours: { try index.ids(ListQuery(limit: 0, text: "Australia and why")).count },
-                mp: { try mpCount("SELECT id FROM moonshot_requests WHERE request_body LIKE '%Australia and why%' OR response_body LIKE '%Australia and why%'") })
+        try add("body path, newest 20: request_body.messages.-1.content ~ '\(word)'", budget: 3000, runs: scanRuns,
+                ours: { try index.ids(ListQuery(limit: 20, predicates: ["request_body.messages.-1.content ~ '\(word)'"])).count },
+                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE json_valid(request_body) AND json_extract(request_body, '$.messages[#-1].content') LIKE ? ORDER BY id DESC LIMIT 20", [.text(like(word))]) })
+        try add("full-text, newest 20: '\(phrase)'", budget: 100,
+                ours: { try index.search(phrase, query: ListQuery(limit: 20)).count },
+                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE request_body LIKE ? OR response_body LIKE ? ORDER BY id DESC LIMIT 20", [.text(like(phrase)), .text(like(phrase))]) })
+        try add("full-text, newest 20: '\(cjk)'", budget: 100,
+                ours: { try index.search(cjk, query: ListQuery(limit: 20)).count },
+                mp: { try mpCount("SELECT * FROM moonshot_requests WHERE request_body LIKE ? OR response_body LIKE ? ORDER BY id DESC LIMIT 20", [.text(like(cjk)), .text(like(cjk))]) })
+        try add("full-text, all matching ids: '\(word)'", budget: 100, runs: max(1, runs / 2),
+                ours: { try index.ids(ListQuery(limit: 0, text: word)).count },
+                mp: { try mpCount("SELECT id FROM moonshot_requests WHERE request_body LIKE ? OR response_body LIKE ?", [.text(like(word)), .text(like(word))]) })
         return lines
     }
 }

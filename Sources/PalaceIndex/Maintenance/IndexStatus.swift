@@ -29,7 +29,9 @@ extension ExchangeIndex {
     /// Counts, sizes and how far behind the log the index is. Does not catch up.
     public func status() throws -> IndexStatus {
         let counts = try db.query("""
-            SELECT count(*), sum(state = 'in_flight'), sum(state = 'incomplete') FROM exchanges
+            SELECT (SELECT count(*) FROM exchanges),
+                   (SELECT count(*) FROM exchanges WHERE state_code = \(ExchangeRow.stateInFlight)),
+                   (SELECT count(*) FROM exchanges WHERE state_code = \(ExchangeRow.stateIncomplete))
             """)[0]
         return IndexStatus(
             indexPath: indexPath,
@@ -68,5 +70,48 @@ extension ExchangeIndex {
     public func vacuum() throws {
         try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try db.execute("VACUUM")
+    }
+}
+
+extension ExchangeIndex {
+    /// What `index compact` did to the log.
+    public struct LogCompactReport: Sendable {
+        public var tombstoned = 0
+        public var segmentsRewritten = 0
+        public var recordsDropped = 0
+        public var bytesReclaimed: UInt64 = 0
+    }
+
+    /// Rewrites the log's sealed segments without the records of tombstoned exchanges (the tombstones themselves
+    /// stay: records of those exchanges may still sit in the active segment), then rebuilds the index (record
+    /// positions changed) and gives its free pages back. The caller must hold the log's writer lock (so no
+    /// `start` appends or reads positions meanwhile).
+    public func compactLog(progress: ((Int, UInt64) -> Void)? = nil) throws -> LogCompactReport {
+        var tombstoned = Set<UInt64>()
+        let it = reader.records()
+        while let r = it.next() {
+            if case .tombstone(let t) = r.record { tombstoned.formUnion(t.exchangeIDs) }
+        }
+        var report = LogCompactReport(tombstoned: tombstoned.count)
+        if !tombstoned.isEmpty {
+            let result: LogCompaction.Result
+            do {
+                result = try LogCompaction.compact(directory: logDirectory) { r in
+                    switch r.record {
+                    case .begin(let b): return !tombstoned.contains(b.exchangeID)
+                    case .chunk(let c): return !tombstoned.contains(c.exchangeID)
+                    case .end(let e): return !tombstoned.contains(e.exchangeID)
+                    case .annotation(let a): return !tombstoned.contains(a.exchangeID)
+                    case .tombstone: return true
+                    }
+                }
+            } catch { throw IndexError.log(error.description) }
+            report.segmentsRewritten = result.segmentsRewritten
+            report.recordsDropped = result.recordsDropped
+            report.bytesReclaimed = result.bytesReclaimed
+        }
+        try rebuild(progress: progress)
+        try vacuum()
+        return report
     }
 }

@@ -38,7 +38,7 @@ extension ExchangeIndex {
             .compactMap { $0[0].int64 }
         report.extra = try db.query("SELECT id FROM main.exchanges WHERE id NOT IN (SELECT id FROM expected.exchanges) ORDER BY id")
             .compactMap { $0[0].int64 }
-        let cols = ExchangeRow.columns.filter { $0 != "state" }
+        let cols = ExchangeRow.columns.filter { $0 != "state_code" }
         let diffs = cols.map { "(a.\"\($0)\" IS NOT b.\"\($0)\")" }.joined(separator: ", ")
         for row in try db.query("SELECT a.id, \(diffs) FROM main.exchanges a JOIN expected.exchanges b ON a.id = b.id "
                                 + "WHERE \(cols.map { "a.\"\($0)\" IS NOT b.\"\($0)\"" }.joined(separator: " OR ")) ORDER BY a.id") {

@@ -1,4 +1,5 @@
 import PalaceLog
+import PalaceWire
 
 /// Synthetic but realistic Kimi traffic written through the real `LogWriter`, for benchmarks and tests:
 /// chat completions (stream and not, 1–6 messages, Chinese and English), a few errors (429, 500, transport
@@ -143,5 +144,92 @@ public struct TrafficGenerator: Sendable {
             }
         }
         return out + "\""
+    }
+}
+
+/// Replays a pool of realistic exchanges (from `tools/corpus/generate.py --jsonl`, the corpus the log's
+/// dictionary and benchmarks use: long system prompts, history, tools, SSE streams with short deltas) as many
+/// times as asked, each copy with its own ids, user, times, timings and, for streams, the merged completion the
+/// proxy would have logged. Bodies are shared between copies (no per-copy byte work), so a million exchanges
+/// are written at the log's own speed.
+public struct CorpusReplay: Sendable {
+    public struct Item: Sendable {
+        public var begin: ExchangeBegin
+        public var end: ExchangeEnd
+        public init(begin: ExchangeBegin, end: ExchangeEnd) { self.begin = begin; self.end = end }
+    }
+
+    let items: [Item]
+    public var seed: UInt64
+
+    /// `items` as read from the corpus; their facts (usage, finish reasons, model, merged completion) are derived
+    /// here from the bodies, the way the proxy derives them.
+    public init(items: [Item], seed: UInt64 = 42) {
+        self.seed = seed
+        self.items = items.map { item in
+            var it = item
+            let stream = it.begin.flags.contains(.stream) && it.end.status == 200
+            if stream, let merged = StreamMerge.merge(it.end.responseBody) {
+                it.end.mergedCompletion = merged
+            }
+            let facts = (it.end.mergedCompletion ?? (stream ? nil : it.end.responseBody))
+                .flatMap { try? JSONValue.parse($0) }.map(CompletionFacts.of)
+            if let f = facts, it.end.status == 200 {
+                it.end.model = f.model
+                it.end.usage = f.usage.map { Usage(promptTokens: $0.promptTokens, completionTokens: $0.completionTokens,
+                                                   totalTokens: $0.totalTokens, cachedTokens: $0.cachedTokens) }
+                it.end.finishReasons = f.orderedFinishReasons
+            } else {
+                it.end.usage = nil
+                it.end.finishReasons = []
+                it.end.chatcmplID = nil
+            }
+            it.end.gid = it.end.responseHeaders.first { $0.name.lowercased() == "msh-gid" }?.value
+            it.end.flags = stream ? .stream : []
+            it.end.requestBodyLength = UInt64(it.begin.requestBody.count)
+            it.end.responseBodyLength = UInt64(it.end.responseBody.count)
+            return it
+        }
+    }
+
+    /// Appends `count` exchanges (begin + end each), spread over the `days` before `endMicros`.
+    public func write(count: Int, to writer: LogWriter, endMicros: Int64 = TimeExpression.nowMicros(), days: Int = 30,
+                      progress: (@Sendable (Int) -> Void)? = nil) async throws {
+        guard !items.isEmpty else { return }
+        var rng = TrafficGenerator.RNG(state: seed)
+        let users = (0..<16).map { _ in rng.hex(20) }
+        let span = Int64(days) * 86_400_000_000
+        for i in 0..<count {
+            let started = endMicros - span + span * Int64(i) / Int64(max(count, 1))
+            let item = items[rng.int(items.count)]
+            var begin = item.begin
+            begin.startedAt = started
+            if rng.int(10) == 0 { begin.clientRequestID = "req-" + rng.hex(12) }
+            var end = item.end
+            let ttfb = Int64(150_000 + rng.int(600_000)), total = ttfb + Int64(200_000 + rng.int(8_000_000))
+            end.endedAt = started + total
+            if rng.int(200) == 0 {
+                end.status = 0
+                end.responseHeaders = []
+                end.responseBody = []
+                end.mergedCompletion = nil
+                end.responseBodyLength = 0
+                end.usage = nil
+                end.finishReasons = []
+                end.chatcmplID = nil
+                end.failure = ExchangeFailure(step: "read_response_head", message: "upstream closed the connection")
+            } else {
+                end.requestID = "\(rng.hex(8))-\(rng.hex(4))-\(rng.hex(4))-\(rng.hex(4))-\(rng.hex(12))"
+                if end.status == 200 { end.chatcmplID = "chatcmpl-" + rng.hex(24) }
+                end.uid = users[rng.int(users.count)]
+            }
+            let stream = end.flags.contains(.stream)
+            end.timings = ExchangeTimings(ttfb: ttfb, ttft: stream ? ttfb + Int64(rng.int(60_000)) : nil, total: total,
+                                          serverTimingMs: end.status == 0 ? nil : Double(total / 1000 - Int64(rng.int(40))))
+            let (id, _) = try await writer.appendBegin(begin)
+            end.exchangeID = id
+            _ = try await writer.append(.end(end))
+            if i % 10_000 == 9_999 { progress?(i + 1) }
+        }
     }
 }

@@ -10,20 +10,27 @@ public struct PredicateSQL: Sendable, Equatable {
 ///
 /// Invariants:
 /// - `indexWhere` over the index table selects a *superset* of the matching exchanges: for each comparison the
-///   index either has the exact value (scalar columns; JSON skeleton values that were not truncated) or the
-///   comparison is replaced by "maybe" (TRUE) for the rows where it does not. The grammar has no NOT over groups,
-///   so AND/OR of supersets is a superset.
+///   index either has the exact value (scalar columns; "the body is not JSON" for body paths) or the comparison
+///   is replaced by "maybe" (TRUE) for the rows where it does not. The grammar has no NOT over groups, so AND/OR
+///   of supersets is a superset.
 /// - `uncertain` (nil when never needed) is true exactly for the rows where some comparison was a "maybe"; on the
 ///   other rows `indexWhere` equals the exact predicate. Only uncertain rows go to the residual check.
 /// - `residualWhere` is the same predicate, with the same SQL operators and bound values, evaluated over the
-///   residual table: one row holding the decoded record's full bodies and headers. So pushdown and full scan agree
-///   by construction (same SQLite semantics for LIKE, affinity, json_extract, regexp).
+///   residual table: one row holding the decoded record's full bodies and headers (the reference semantics).
+/// - `checkWhere` is the same predicate over the `exchanges` row, with every text only the log has bound as a named
+///   parameter (`:sN`, described by `checkSlots[N]`): a body path `json_valid(body) AND json_extract(body, path) op v`
+///   becomes `:valid AND json_extract(:value, '$') op v`, where `:value` is the JSON text of the value at the path
+///   (found by `JSONBytes`, which follows paths exactly as SQLite does) — `json_extract(<that value>, '$')` is what
+///   `json_extract(body, path)` returns. So the fast check agrees with the reference without handing SQLite
+///   whole bodies to parse.
 public struct PredicatePlan: Sendable {
     public let sources: [String]
     public let nodes: [PredicateNode]
     public let indexWhere: PredicateSQL
     public let uncertain: PredicateSQL?
     public let residualWhere: PredicateSQL
+    let checkWhere: PredicateSQL
+    let checkSlots: [PredicateSlot]
 
     /// Parses and plans `sources` (empty → matches everything).
     public static func compile(_ sources: [String]) throws(PredicateError) -> PredicatePlan {
@@ -32,11 +39,19 @@ public struct PredicatePlan: Sendable {
         for (n, s) in zip(nodes, sources) { try validate(n, source: s) }
         var idx = PredicateCompiler(context: .index)
         var res = PredicateCompiler(context: .residual)
+        var chk = PredicateCompiler(context: .check)
         let iw = nodes.isEmpty ? PredicateSQL("1") : idx.join(nodes.map { idx.compile($0) }, "AND")
         let rw = nodes.isEmpty ? PredicateSQL("1") : res.join(nodes.map { res.compile($0) }, "AND")
+        let cw = nodes.isEmpty ? PredicateSQL("1") : chk.join(nodes.map { chk.compile($0) }, "AND")
         let unc: PredicateSQL? = idx.uncertain.isEmpty ? nil : idx.join(idx.uncertain, "OR")
-        return PredicatePlan(sources: sources, nodes: nodes, indexWhere: iw, uncertain: unc, residualWhere: rw)
+        return PredicatePlan(sources: sources, nodes: nodes, indexWhere: iw, uncertain: unc, residualWhere: rw,
+                             checkWhere: cw, checkSlots: chk.slots)
     }
+
+    /// What the residual check needs from the log.
+    var needsRequestBody: Bool { checkSlots.contains { $0.side == .request && $0.isBody } }
+    var needsResponseBody: Bool { checkSlots.contains { $0.side == .response && $0.isBody } }
+    var needsHeaders: Bool { checkSlots.contains { !$0.isBody } }
 
     /// True when some rows may need their record decoded to decide.
     public var needsResidual: Bool { uncertain != nil }
@@ -74,12 +89,37 @@ public struct PredicatePlan: Sendable {
     }
 }
 
-/// Turns AST nodes into SQL for one of the two tables. Not public: `PredicatePlan` is the API.
+/// A value the fast residual check binds per row (see `PredicatePlan.checkWhere`).
+enum PredicateSlot: Sendable, Equatable {
+    /// 1 when the body is valid JSON, else 0.
+    case valid(PredicateField.BodySide)
+    /// The JSON text of the value at the path in the body, or NULL.
+    case value(PredicateField.BodySide, [PredicatePathStep])
+    /// The whole body text (a stream's merged completion for the response).
+    case body(PredicateField.BodySide)
+    /// The header block text.
+    case header(PredicateField.BodySide)
+
+    var side: PredicateField.BodySide {
+        switch self { case .valid(let s), .value(let s, _), .body(let s), .header(let s): return s }
+    }
+    var isBody: Bool { if case .header = self { return false } else { return true } }
+}
+
+/// Turns AST nodes into SQL for one of the tables. Not public: `PredicatePlan` is the API.
 struct PredicateCompiler {
-    enum Context { case index, residual }
+    enum Context { case index, residual, check }
     let context: Context
     /// Index context: the "maybe" conditions collected from comparisons the index cannot decide for every row.
     var uncertain: [PredicateSQL] = []
+    /// Check context: the per-row values, named `:s<index>`.
+    var slots: [PredicateSlot] = []
+
+    mutating func slot(_ s: PredicateSlot) -> String {
+        if let i = slots.firstIndex(of: s) { return ":s\(i)" }
+        slots.append(s)
+        return ":s\(slots.count - 1)"
+    }
 
     /// Marker that ends a string the indexer truncated in the JSON skeleton (U+E000, private use).
     static let truncationMarker = "\u{E000}"
@@ -137,36 +177,55 @@ struct PredicateCompiler {
         guard let field = PredicateFields.lookup(c.field.name) else { return PredicateSQL("0") }
         switch field.kind {
         case .column:
-            return paren(Self.apply("\"\(field.column)\"", c))
+            let exact = paren(Self.apply("\"\(field.column)\"", c))
+            if context == .index, c.op == .eq, field.column == "chatcmpl" || field.column == "request_id" {
+                // Implied by the equality; lets SQLite use the index on the id's last 8 characters.
+                let v = Self.bind(c.values[0])
+                return PredicateSQL("(substr(\"\(field.column)\", -8) = substr(?, -8) AND \(exact.text))", [v] + exact.params)
+            }
+            return exact
         case .time:
             return paren(time(c))
         case .recordText:
-            return residualOnly(field.column, c)
+            return residualOnly(field, c)
         case .flag(let bit):
             // The residual table has no `flags`: read it from the exchange's index row (same connection).
-            let flags = context == .index ? "\"flags\"" : "(SELECT flags FROM exchanges WHERE exchanges.id = residual.id)"
+            let flags = context == .residual ? "(SELECT flags FROM exchanges WHERE exchanges.id = residual.id)" : "\"flags\""
             return paren(Self.apply("((coalesce(\(flags), 0) & \(bit)) != 0)", c))
         case .body(let side):
-            if c.field.path.isEmpty { return residualOnly(field.column, c) }
-            let path = SQLiteValue.text(PredicatePathStep.sqlitePath(c.field.path))
-            let col = context == .residual ? field.column : (side == .request ? "req_json" : "resp_json")
-            let inner = Self.apply("json_extract(\(col), ?)", c, lhsParams: [path])
-            let exact = PredicateSQL("(json_valid(\(col)) AND \(inner.text))", inner.params)
-            guard context == .index else { return exact }
-            // Where the skeleton cannot decide (not built, or the value was truncated) the row is a "maybe".
-            let bit = side == .request ? 1 : 2
-            let maybe = PredicateSQL(
-                "(json_state & \(bit) != 0 OR coalesce(instr(CAST(json_extract(\(col), ?) AS TEXT), char(57344)), 0) > 0)",
-                [path])
-            uncertain.append(maybe)
-            return PredicateSQL("(\(exact.text) OR \(maybe.text))", exact.params + maybe.params)
+            if c.field.path.isEmpty { return residualOnly(field, c) }
+            switch context {
+            case .residual:
+                let path = SQLiteValue.text(PredicatePathStep.sqlitePath(c.field.path))
+                let inner = Self.apply("json_extract(\(field.column), ?)", c, lhsParams: [path])
+                return PredicateSQL("(json_valid(\(field.column)) AND \(inner.text))", inner.params)
+            case .check:
+                let valid = slot(.valid(side)), value = slot(.value(side, c.field.path))
+                let inner = Self.apply("json_extract(\(value), '$')", c)
+                return PredicateSQL("(\(valid) AND \(inner.text))", inner.params)
+            case .index:
+                // The index knows only whether the body is JSON: where it is not, the comparison is false (as
+                // json_valid decides); elsewhere it is a "maybe", decided from the log.
+                let bits = side == .request ? 1 | 4 : 2 | 8
+                let maybe = PredicateSQL("(json_state & \(bits) != 0)")
+                uncertain.append(maybe)
+                return maybe
+            }
         }
     }
 
-    /// A comparison on text only the decoded record has: exact in the residual table, "maybe" in the index.
-    mutating func residualOnly(_ column: String, _ c: PredicateComparison) -> PredicateSQL {
+    /// A comparison on text only the decoded record has: exact in the residual table and the check, "maybe" in
+    /// the index.
+    mutating func residualOnly(_ field: PredicateField, _ c: PredicateComparison) -> PredicateSQL {
         switch context {
-        case .residual: return paren(Self.apply("\"\(column)\"", c))
+        case .residual: return paren(Self.apply("\"\(field.column)\"", c))
+        case .check:
+            let name: String
+            switch field.kind {
+            case .body(let side): name = slot(.body(side))
+            default: name = slot(.header(field.column == "request_header" ? .request : .response))
+            }
+            return paren(Self.apply(name, c))
         case .index:
             uncertain.append(PredicateSQL("1"))
             return PredicateSQL("1")

@@ -1,31 +1,28 @@
-/// Full-text search over prompts and answers (FTS5, trigram tokenizer: substrings in any script, Chinese
-/// included, ASCII case-insensitive).
+import PalaceLog
+
+/// Full-text search over prompts and answers: a contentless FTS5 table (the text lives in the log, not twice on
+/// disk) with the `unicode61` tokenizer over text laid out by `CJKSegmenter` (Chinese and Japanese as overlapping
+/// two-character words), so English matches by words (ASCII case-insensitive, the last word of the query as a
+/// prefix) and Chinese by any substring of one or more characters.
 ///
-/// Queries of three or more characters use the trigram index; shorter ones (a two-character Chinese word) fall
-/// back to a LIKE scan of the text table, which is exact but not indexed. The text is always a bound value,
-/// quoted as one FTS phrase, so FTS syntax characters in it are literal.
+/// The query is always a bound value turned into one FTS phrase (double quotes doubled), so FTS syntax
+/// characters in it are literal. Snippets are cut from the text derived again from the log.
 public enum FullText {
     static let joinedFrom = "exchange_text JOIN exchanges ON exchanges.id = exchange_text.rowid"
 
-    /// The condition over `exchange_text` and its parameters.
-    static func condition(_ text: String) -> (String, [SQLiteValue]) {
-        if text.count >= 3 {
-            return ("exchange_text MATCH ?", [.text(phrase(text))])
+    /// The FTS5 query for `text`, or nil when it holds no searchable character.
+    static func match(_ text: String) -> String? {
+        let laid = CJKSegmenter.query(text)
+        guard laid.unicodeScalars.contains(where: { $0.properties.isAlphabetic || $0.properties.numericType != nil }) else {
+            return nil
         }
-        let like = "%" + escapeLike(text) + "%"
-        return ("(exchange_text.prompt LIKE ? ESCAPE '\\' OR exchange_text.answer LIKE ? ESCAPE '\\')",
-                [.text(like), .text(like)])
+        return "\"" + laid.replacing("\"", with: "\"\"") + "\" *"
     }
 
-    static func phrase(_ text: String) -> String { "\"" + text.replacing("\"", with: "\"\"") + "\"" }
-
-    static func escapeLike(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            if c == "%" || c == "_" || c == "\\" { out.append("\\") }
-            out.append(c)
-        }
-        return out
+    /// The condition over `exchange_text` and its parameters.
+    static func condition(_ text: String) -> (String, [SQLiteValue]) {
+        guard let m = match(text) else { return ("0", []) }
+        return ("exchange_text MATCH ?", [.text(m)])
     }
 }
 
@@ -40,44 +37,53 @@ extension ExchangeIndex {
     public func search(_ text: String, query: ListQuery) throws -> [SearchHit] {
         var q = query
         q.text = text
-        return try ids(q).compactMap { id in
-            guard let s = try summary(id: id) else { return nil }
-            return SearchHit(summary: s, snippet: try snippet(id: id, text: text))
+        return try summaries(ids: ids(q)).map { s in
+            SearchHit(summary: s, snippet: (try? snippet(id: s.id, text: text)) ?? "")
         }
     }
 
-    /// ~100 characters around the first match, the match in [brackets]. (FTS5's own snippet() cuts trigram
-    /// matches short in SQLite 3.40, so the window is cut here from highlight().)
+    /// ~100 characters around the first match in the exchange's prompt or answer, the match in [brackets].
     func snippet(id: Int64, text: String) throws -> String {
-        let row: [SQLiteValue]?
-        if text.count >= 3 {
-            row = try db.query("""
-                SELECT highlight(exchange_text, 0, char(1), char(2)), highlight(exchange_text, 1, char(1), char(2))
-                FROM exchange_text WHERE exchange_text MATCH ? AND rowid = ?
-                """, [.text(FullText.phrase(text)), .integer(id)]).first
-        } else {
-            row = try db.query("SELECT prompt, answer FROM exchange_text WHERE rowid = ?", [.integer(id)]).first
-                .map { cols in cols.map { v in .text(Self.mark(v.string ?? "", text)) } }
+        guard let ex = try load(id: id) else { return "" }
+        var row = ExchangeRow(begin: ex.begin, position: RecordPosition(segment: 0, offset: 0))
+        if let end = ex.end {
+            row.requestBody = ex.requestBody
+            row.deriveRequest()
+            row.apply(end: end, position: RecordPosition(segment: 0, offset: 0))
         }
-        for col in row ?? [] {
-            guard let s = col.string, let open = s.firstIndex(of: "\u{1}") else { continue }
-            let close = s[open...].firstIndex(of: "\u{2}") ?? s.endIndex
-            let before = s[..<open].suffix(40), after = s[s.index(after: min(close, s.index(before: s.endIndex)))...].prefix(60)
-            var out = (before.count == 40 ? "…" : "") + before + "[" + s[s.index(after: open)..<close] + "]" + after
-            if after.count == 60 { out += "…" }
-            return Self.oneLine(out.filter { $0 != "\u{1}" && $0 != "\u{2}" })
+        for s in [row.prompt, row.answer] where !s.isEmpty {
+            if let marked = Self.mark(s, text) { return Self.window(marked) }
         }
-        return ""
+        // Matched by words rather than the exact text: mark the first word of the query.
+        let first = text.split(whereSeparator: { $0.isWhitespace || $0.isPunctuation }).first.map(String.init) ?? text
+        for s in [row.prompt, row.answer] where !s.isEmpty {
+            if let marked = Self.mark(s, first) { return Self.window(marked) }
+        }
+        return Self.oneLine(String((row.prompt.isEmpty ? row.answer : row.prompt).prefix(100)))
     }
 
-    /// Marks the first ASCII-case-insensitive occurrence of `text` in `s` with \u{1} … \u{2}.
-    static func mark(_ s: String, _ text: String) -> String {
-        let hay = Array(s), needle = Array(text.lowercased())
-        guard !needle.isEmpty, hay.count >= needle.count else { return s }
-        for i in 0...(hay.count - needle.count) where String(hay[i..<(i + needle.count)]).lowercased() == String(needle) {
-            return String(hay[..<i]) + "\u{1}" + String(hay[i..<(i + needle.count)]) + "\u{2}" + String(hay[(i + needle.count)...])
+    static func window(_ s: String) -> String {
+        guard let open = s.firstIndex(of: "\u{1}") else { return oneLine(String(s.prefix(100))) }
+        let close = s[open...].firstIndex(of: "\u{2}") ?? s.endIndex
+        let before = s[..<open].suffix(40), after = s[s.index(after: min(close, s.index(before: s.endIndex)))...].prefix(60)
+        var out = (before.count == 40 ? "…" : "") + before + "[" + s[s.index(after: open)..<close] + "]" + after
+        if after.count == 60 { out += "…" }
+        return oneLine(out.filter { $0 != "\u{1}" && $0 != "\u{2}" })
+    }
+
+    /// Marks the first case-insensitive occurrence of `text` in `s` with \u{1} … \u{2}; nil when there is none.
+    static func mark(_ s: String, _ text: String) -> String? {
+        let hay = s.map { $0.lowercased() }, needle = text.map { $0.lowercased() }
+        guard !needle.isEmpty, hay.count >= needle.count else { return nil }
+        let chars = Array(s)
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] {
+            var ok = true
+            for k in 1..<needle.count where hay[i + k] != needle[k] { ok = false; break }
+            guard ok else { continue }
+            let n = needle.count
+            return String(chars[..<i]) + "\u{1}" + String(chars[i..<(i + n)]) + "\u{2}" + String(chars[(i + n)...])
         }
-        return s
+        return nil
     }
 
     static func oneLine(_ s: String) -> String {

@@ -32,16 +32,15 @@ public struct ListQuery: Sendable {
 extension ExchangeIndex {
     /// Exchanges matching `q`, newest first. Does not catch up: call `catchUp()` first.
     public func list(_ q: ListQuery) throws -> [ExchangeSummary] {
-        try ids(q).map { try summary(id: $0) }.compactMap { $0 }
+        try summaries(ids: ids(q))
     }
 
     /// Ids matching `q`, newest first.
     public func ids(_ q: ListQuery) throws -> [Int64] {
         let plan: PredicatePlan
         do { plan = try PredicatePlan.compile(q.predicates) } catch { throw error }
-        guard let residual else { throw IndexError.invalidArgument("cannot create the residual table") }
         let limit = (q.limit ?? 0) > 0 ? q.limit : nil
-        let scan = PredicateScan(db: db, plan: plan, residual: residual, load: { try self.load(id: $0)?.texts })
+        let scan = PredicateScan(db: db, plan: plan, load: { try self.loadTexts($0, plan: plan) })
         if let text = q.text, !text.isEmpty {
             let (cond, params) = FullText.condition(text)
             var extra = q.filters
@@ -58,12 +57,31 @@ extension ExchangeIndex {
             .first.map(ExchangeSummary.init(row:))
     }
 
+    /// Summaries of `ids`, in the same order (missing ids left out), read with one statement.
+    public func summaries(ids: [Int64]) throws -> [ExchangeSummary] {
+        guard !ids.isEmpty else { return [] }
+        let s = try db.prepare("SELECT \(ExchangeSummary.selectList) FROM exchanges WHERE id = ?")
+        var out: [ExchangeSummary] = []
+        out.reserveCapacity(ids.count)
+        for id in ids {
+            try s.bind([.integer(id)])
+            if try s.step() { out.append(ExchangeSummary(row: (0..<s.columnCount).map { s.value(at: $0) })) }
+            s.reset()
+        }
+        return out
+    }
+
     /// Finds the exchange selected by `inspect`'s flags (all given ones must match). Nil when none does.
     public func find(id: Int64?, chatcmpl: String?, requestID: String?) throws -> Int64? {
         var parts: [String] = [], params: [SQLiteValue] = []
         if let id { parts.append("id = ?"); params.append(.integer(id)) }
-        if let chatcmpl { parts.append("chatcmpl = ?"); params.append(.text(chatcmpl)) }
-        if let requestID { parts.append("request_id = ?"); params.append(.text(requestID)) }
+        // substr(…, -8) = substr(?, -8) is implied by the equality and uses the index on the ids' last characters.
+        if let chatcmpl {
+            parts.append("substr(chatcmpl, -8) = substr(?, -8) AND chatcmpl = ?"); params += [.text(chatcmpl), .text(chatcmpl)]
+        }
+        if let requestID {
+            parts.append("substr(request_id, -8) = substr(?, -8) AND request_id = ?"); params += [.text(requestID), .text(requestID)]
+        }
         guard !parts.isEmpty else { throw IndexError.invalidArgument("give --id, --chatcmpl or --requestid") }
         return try db.scalar("SELECT id FROM exchanges WHERE \(parts.joined(separator: " AND ")) ORDER BY id DESC LIMIT 1",
                              params)?.int64

@@ -68,6 +68,12 @@ public final class SQLiteStatement {
 
     public var columnCount: Int32 { sqlite3_column_count(handle) }
 
+    /// Number of parameters (the largest index).
+    var parameterCount: Int32 { sqlite3_bind_parameter_count(handle) }
+
+    /// `:name` of parameter `i` (1-based), nil for a plain `?`.
+    func parameterName(_ i: Int32) -> String? { sqlite3_bind_parameter_name(handle, i).map { String(cString: $0) } }
+
     public func columnName(_ i: Int32) -> String { String(cString: sqlite3_column_name(handle, i)) }
 
     public func value(at i: Int32) -> SQLiteValue {

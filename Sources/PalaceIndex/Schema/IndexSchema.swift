@@ -1,11 +1,18 @@
-/// The index's tables, versioned by `PRAGMA user_version` and brought up to date by ordered migrations.
+/// The index's tables, versioned by `PRAGMA user_version`.
 ///
 /// Invariants:
-/// - Everything here is derived from the log: dropping the file and replaying the log gives the same rows.
-/// - `exchanges` holds one row per exchange id; the user-facing scalar columns carry the same names and declared
-///   types as `PredicateFields` and the residual table, so a predicate compiles to the same SQL over both.
+/// - Everything here is derived from the log: dropping the file and replaying the log gives the same rows. So a
+///   file with an older schema version is not migrated in place but rebuilt from the log (with a one-line notice,
+///   see `ExchangeIndex.init`); a newer one likewise.
+/// - `exchanges` exposes one column per predicate field with the same name and declared type as the residual
+///   table, so a predicate compiles to the same SQL over both. Many of them are VIRTUAL generated columns over a
+///   compact stored form (no storage, computed when read): durations are stored as integer microseconds, common
+///   strings (method, path, endpoint, finish reason, content types, state) as small codes in `codes`, and rare
+///   values in one JSON object `raw`. That keeps a row near 200 bytes.
 /// - `index_meta.watermark` is the log sequence number of the next record to read; it is written in the same
 ///   transaction as the rows derived from the records before it.
+/// - The bodies are not copied into the index: `json_state` records whether each body is valid JSON, and a
+///   body-path comparison is decided from the log (see `PredicatePlan`).
 public enum IndexSchema {
     /// The scalar columns shared by `exchanges` and the residual table (name, declared type).
     static let sharedColumns: [(String, String)] = [
@@ -19,46 +26,105 @@ public enum IndexSchema {
         ("request_content_type", "TEXT"), ("response_content_type", "TEXT"),
     ]
 
-    /// Columns only the index has: when it ended, sizes, flags, the JSON skeletons and where the records are.
-    static let indexOnlyColumns: [(String, String)] = [
-        ("ended_at", "INTEGER"), ("request_bytes", "INTEGER"), ("response_bytes", "INTEGER"), ("flags", "INTEGER"),
-        ("warnings", "TEXT"),
-        // Compact JSON of the request body and the response body (streams: the merged completion) with long
-        // strings cut to a marker; json_state bit 1/2 = request/response skeleton unavailable (decide from log).
-        ("req_json", "TEXT"), ("resp_json", "TEXT"), ("json_state", "INTEGER NOT NULL DEFAULT 0"),
+    /// What `ExchangeRow` writes, in order (name, declared type).
+    static let storedColumns: [(String, String)] = [
+        ("id", "INTEGER PRIMARY KEY"), ("started_at", "INTEGER NOT NULL"), ("end_us", "INTEGER"),
+        ("state_code", "INTEGER NOT NULL"), ("status", "INTEGER"), ("codes", "INTEGER NOT NULL"), ("model", "TEXT"),
+        ("chatcmpl", "TEXT"), ("request_id", "TEXT"), ("user_id", "TEXT"), ("group_id", "TEXT"),
+        ("stream", "INTEGER"), ("prompt_tokens", "INTEGER"), ("completion_tokens", "INTEGER"),
+        ("total_tokens", "INTEGER"), ("cached_tokens", "INTEGER"), ("server_timing_us", "INTEGER"),
+        ("ttfb_us", "INTEGER"), ("ttft_us", "INTEGER"), ("latency_us", "INTEGER"), ("tpot_us", "INTEGER"),
+        ("otps_milli", "INTEGER"), ("request_bytes", "INTEGER"), ("response_bytes", "INTEGER"), ("flags", "INTEGER"),
+        // bit 1/2: request/response body is valid JSON; 4/8: not known (too large to check while indexing).
+        ("json_state", "INTEGER NOT NULL"), ("category", "TEXT"), ("tags", "TEXT"),
+        // Rare values as one JSON object: method, path, query, endpoint, finish_reason, content types that have no
+        // code, client_request_id, error_step, error, warnings.
+        ("raw", "TEXT"),
         // Log positions: the begin record, and every later record of the exchange packed as varints.
         ("begin_segment", "INTEGER NOT NULL"), ("begin_offset", "INTEGER NOT NULL"), ("positions", "BLOB"),
     ]
 
-    public static let currentVersion: Int32 = 1
-
-    /// Migration n (1-based) takes the schema from version n-1 to n.
-    static let migrations: [String] = [
-        """
-        CREATE TABLE exchanges (\((sharedColumns + indexOnlyColumns).map { "\"\($0.0)\" \($0.1)\($0.0 == "id" ? " PRIMARY KEY" : "")" }.joined(separator: ", ")));
-        CREATE INDEX exchanges_chatcmpl ON exchanges(chatcmpl) WHERE chatcmpl IS NOT NULL;
-        CREATE INDEX exchanges_request_id ON exchanges(request_id) WHERE request_id IS NOT NULL;
-        CREATE INDEX exchanges_client_request_id ON exchanges(client_request_id) WHERE client_request_id IS NOT NULL;
-        CREATE INDEX exchanges_started_at ON exchanges(started_at);
-        CREATE INDEX exchanges_open ON exchanges(state) WHERE state != 'complete';
-        CREATE TABLE index_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-        CREATE VIRTUAL TABLE exchange_text USING fts5(prompt, answer, tokenize = 'trigram');
-        """,
+    /// Small codes for common strings, packed into `codes` (field, bit shift, bit width, values by code 1…).
+    static let codeTables: [(field: String, shift: Int, bits: Int, values: [String])] = [
+        ("method", 0, 3, ["POST", "GET", "DELETE", "PUT", "PATCH"]),
+        ("path", 3, 4, ["/v1/chat/completions", "/v1/models", "/v1/files", "/v1/users/me/balance",
+                        "/v1/tokenizers/estimate-token-count", "/v1/completions", "/v1/embeddings",
+                        "/v1/caching", "/v1/batches"]),
+        ("endpoint", 7, 3, ["https://api.moonshot.cn", "https://api.moonshot.ai"]),
+        ("finish_reason", 10, 3, ["stop", "length", "tool_calls", "content_filter"]),
+        ("request_content_type", 13, 2, ["application/json", "multipart/form-data"]),
+        ("response_content_type", 15, 2, ["application/json", "text/event-stream"]),
     ]
 
-    /// Brings the database to `currentVersion`. Throws `IndexError.newerSchema` for a file written by a newer
-    /// moonpalace (the caller rebuilds).
+    /// Generated columns: name, declared type, expression over the stored columns.
+    static var generatedColumns: [(String, String, String)] {
+        func sql(_ s: String) -> String { "'" + s.replacing("'", with: "''") + "'" }
+        var out: [(String, String, String)] = [
+            ("state", "TEXT", "CASE state_code WHEN 0 THEN 'complete' WHEN 1 THEN 'in_flight' ELSE 'incomplete' END"),
+            ("ended_at", "INTEGER", "started_at + end_us"),
+            ("server_timing", "REAL", "server_timing_us / 1000.0"),
+            ("ttfb_ms", "REAL", "ttfb_us / 1000.0"), ("ttft_ms", "REAL", "ttft_us / 1000.0"),
+            ("tpot_ms", "REAL", "tpot_us / 1000.0"), ("otps", "REAL", "otps_milli / 1000.0"),
+            ("latency_ms", "REAL", "latency_us / 1000.0"),
+            ("query", "TEXT", "coalesce(json_extract(raw, '$.query'), '')"),
+        ]
+        for t in codeTables {
+            let whens = t.values.enumerated().map { "WHEN \($0.offset + 1) THEN \(sql($0.element))" }.joined(separator: " ")
+            out.append((t.field, "TEXT",
+                        "CASE (codes >> \(t.shift)) & \((1 << t.bits) - 1) \(whens) ELSE json_extract(raw, '$.\(t.field)') END"))
+        }
+        for f in ["client_request_id", "error_step", "error", "warnings"] {
+            out.append((f, "TEXT", "json_extract(raw, '$.\(f)')"))
+        }
+        return out
+    }
+
+    public static let currentVersion: Int32 = 2
+
+    static var createSQL: String {
+        let cols = storedColumns.map { "\"\($0.0)\" \($0.1)" }
+            + generatedColumns.map { "\"\($0.0)\" \($0.1) GENERATED ALWAYS AS (\($0.2)) VIRTUAL" }
+        return """
+            CREATE TABLE exchanges (\(cols.joined(separator: ", ")));
+            CREATE TABLE index_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+            CREATE VIRTUAL TABLE exchange_text USING fts5(text, content = '', columnsize = 0,
+                tokenize = 'unicode61 remove_diacritics 2');
+            \(secondaryIndexesSQL)
+            """
+    }
+
+    /// Secondary indexes, small on purpose: lookups by the last 8 characters of the ids (random hex: as selective
+    /// as the whole id at a fifth of the size), status, and the few open exchanges. Dropped and re-created
+    /// around a rebuild.
+    static let secondaryIndexesSQL = """
+        CREATE INDEX IF NOT EXISTS exchanges_chatcmpl ON exchanges(substr(chatcmpl, -8));
+        CREATE INDEX IF NOT EXISTS exchanges_request_id ON exchanges(substr(request_id, -8));
+        CREATE INDEX IF NOT EXISTS exchanges_status ON exchanges(status);
+        CREATE INDEX IF NOT EXISTS exchanges_open ON exchanges(state_code) WHERE state_code != 0;
+        """
+    static let dropSecondaryIndexesSQL = """
+        DROP INDEX IF EXISTS exchanges_chatcmpl; DROP INDEX IF EXISTS exchanges_request_id;
+        DROP INDEX IF EXISTS exchanges_status; DROP INDEX IF EXISTS exchanges_open;
+        """
+
+    /// Brings a new file to `currentVersion`. Throws `IndexError.newerSchema` / `.olderSchema` for a file written
+    /// by another version of moonpalace (the caller rebuilds it from the log).
     static func migrate(_ db: SQLiteConnection) throws {
         let version = Int32(try db.scalar("PRAGMA user_version")?.int64 ?? 0)
         if version > currentVersion { throw IndexError.newerSchema(found: Int(version), known: Int(currentVersion)) }
-        guard version < currentVersion else { return }
+        if version > 0 && version < currentVersion {
+            throw IndexError.olderSchema(found: Int(version), known: Int(currentVersion))
+        }
+        guard version == 0 else { return }
         try db.transaction {
-            for v in Int(version)..<Int(currentVersion) { try db.execute(migrations[v]) }
+            // Another process may have created it meanwhile (we hold the write lock now).
+            guard try db.scalar("PRAGMA user_version")?.int64 ?? 0 == 0 else { return }
+            try db.execute(createSQL)
             try db.execute("PRAGMA user_version = \(currentVersion)")
         }
     }
 
-    /// The one-row table the residual check evaluates predicates over (same names and types as `exchanges`,
+    /// The one-row table the reference check evaluates predicates over (same names and types as `exchanges`,
     /// plus the full texts only the log has).
     static let residualTableSQL = """
         CREATE TEMP TABLE IF NOT EXISTS residual (\(sharedColumns.map { "\"\($0.0)\" \($0.1)" }.joined(separator: ", ")), \

@@ -98,15 +98,15 @@ struct CleanupCommand: AsyncParsableCommand {
     }
 
     /// The log's writer, or a message saying which process holds it.
-    static func openWriter(_ logDirectory: String) throws -> LogWriter {
+    static func openWriter(_ logDirectory: String, purpose: String = "cleanup writes tombstones to the log") throws -> LogWriter {
         do throws(LogError) {
             return try LogWriter.open(directory: logDirectory)
         } catch {
             guard case .locked(_, let pid) = error else { throw error }
             let who = pid.map { "moonpalace (pid \($0))" } ?? "another moonpalace"
             throw IndexError.logBusy("\(who) is writing to this data directory's log (probably 'moonpalace start'); "
-                + "cleanup writes tombstones to the log and needs its writer lock: stop that process (Ctrl-C) and run "
-                + "cleanup again, or use --dry-run meanwhile")
+                + "\(purpose) and needs its writer lock: stop that process (Ctrl-C) and run it again"
+                + (purpose.hasPrefix("cleanup") ? ", or use --dry-run meanwhile" : ""))
         }
     }
 }

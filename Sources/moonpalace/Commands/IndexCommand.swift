@@ -107,25 +107,34 @@ struct IndexVerifyCommand: ParsableCommand {
     }
 }
 
-struct IndexCompactCommand: ParsableCommand {
+struct IndexCompactCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compact",
-        abstract: "Re-index from the log and rewrite the index file without free space.",
+        abstract: "Rewrite the log without deleted exchanges, re-index, and shrink the index file.",
         discussion: """
-            Rebuilds the index from the log (tombstoned exchanges are left out) and VACUUMs the SQLite file. \
-            Rewriting the log's segments without tombstoned records is the log's own compaction ('moonpalace log').
+            Rewrites the log's sealed segments without the records of exchanges deleted by 'cleanup' \
+            (tombstoned), rebuilds the index from the log (record positions changed) and gives the index's free \
+            pages back. Needs the log's writer lock: stop 'moonpalace start' first. The active (newest) segment is \
+            left as it is until it is sealed.
             """
     )
     @OptionGroup var data: DataDirOptions
 
-    func run() throws {
-        try IndexCLI.run {
-            let (index, _) = try IndexCLI.open(data, catchUp: false)
-            let before = try index.status().indexBytes
-            try index.rebuild()
-            try index.vacuum()
-            let after = try index.status().indexBytes
-            IndexCLI.out("index compacted: \(before) → \(after) bytes")
+    func run() async throws {
+        try await IndexCLI.runAsync {
+            let (index, dir) = try IndexCLI.open(data, catchUp: false)
+            let writer = try CleanupCommand.openWriter(dir.logDirectory, purpose: "compaction rewrites the log")
+            let before = try index.status()
+            let r: ExchangeIndex.LogCompactReport
+            do { r = try index.compactLog() } catch {
+                try? await writer.close()
+                throw error
+            }
+            try await writer.close()
+            let after = try index.status()
+            IndexCLI.out("log: \(r.tombstoned) deleted exchanges, \(r.recordsDropped) records dropped from "
+                         + "\(r.segmentsRewritten) segments, \(before.logBytes) → \(after.logBytes) bytes")
+            IndexCLI.out("index: \(before.indexBytes) → \(after.indexBytes) bytes")
         }
     }
 }
@@ -137,6 +146,9 @@ struct IndexGenerateCommand: AsyncParsableCommand {
     @Argument var count: Int
     @Option var seed: UInt64 = 42
     @Option var days: Int = 30
+    @Option(help: "Replay exchanges from this JSON Lines corpus (tools/corpus/generate.py --jsonl) instead of the built-in toy traffic.")
+    var corpus: String?
+    @Option(help: "Segment size in bytes (tests: several segments).") var segmentBytes: UInt64 = 64 << 20
     @OptionGroup var data: DataDirOptions
 
     func run() async throws {
@@ -145,11 +157,17 @@ struct IndexGenerateCommand: AsyncParsableCommand {
 
     func generate() async throws {
         let dir = try data.open()
-        let writer = try LogWriter.open(directory: dir.logDirectory, options: LogWriterOptions(syncPolicy: .none))
+        let writer = try LogWriter.open(directory: dir.logDirectory, options: LogWriterOptions(syncPolicy: .none, segmentMaxBytes: segmentBytes))
         let tty = isatty(2) != 0
         var progress: (@Sendable (Int) -> Void)? = nil
         if tty { progress = { (n: Int) -> Void in IndexCLI.err("\rgenerated \(n)") } }
-        try await TrafficGenerator(seed: seed).write(count: count, to: writer, days: days, progress: progress)
+        if let corpus {
+            let pool = try LogBenchCorpus(path: corpus)
+            let replay = CorpusReplay(items: pool.items.map { CorpusReplay.Item(begin: $0.begin, end: $0.end) }, seed: seed)
+            try await replay.write(count: count, to: writer, days: days, progress: progress)
+        } else {
+            try await TrafficGenerator(seed: seed).write(count: count, to: writer, days: days, progress: progress)
+        }
         try await writer.close()
         if tty { IndexCLI.err("\r\u{1B}[K") }
         IndexCLI.out("generated \(count) exchanges")
@@ -160,21 +178,24 @@ struct IndexGenerateCommand: AsyncParsableCommand {
 struct IndexBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "_bench", abstract: "Time queries (benchmarks).",
                                                     shouldDisplay: false)
-    @Option(help: "Where to keep the MoonPalace-style SQLite table.") var moonpalaceDB: String
+    @Option(help: "Where to keep the MoonPalace-style SQLite table (omit to time our index only).") var moonpalaceDB: String?
     @Option var runs: Int = 5
+    @Option(help: "Runs of the queries that scan everything.") var scanRuns: Int = 1
     @OptionGroup var data: DataDirOptions
 
     func run() throws {
         try IndexCLI.run {
             let (index, dir) = try IndexCLI.open(data)
             let count = try index.status().exchanges
-            let built = try IndexBenchmark.buildMoonPalaceTable(path: moonpalaceDB, logDirectory: dir.logDirectory, expected: count)
-            if built > 0 { IndexCLI.out("built MoonPalace-style table in \(Int(built))s") }
+            if let moonpalaceDB {
+                let built = try IndexBenchmark.buildMoonPalaceTable(path: moonpalaceDB, logDirectory: dir.logDirectory, expected: count)
+                if built > 0 { IndexCLI.out("built MoonPalace-style table in \(Int(built))s") }
+            }
             func f(_ d: Double?) -> String {
                 guard let d else { return "-" }
                 return d < 10 ? String(Int(d * 100) / 100) + "." + IndexCLI.two(Int(d * 100) % 100) : String(Int(d.rounded()))
             }
-            let lines = try IndexBenchmark(index: index).run(moonPalacePath: moonpalaceDB, runs: runs)
+            let lines = try IndexBenchmark(index: index).run(moonPalacePath: moonpalaceDB, runs: runs, scanRuns: scanRuns)
             IndexCLI.out(IndexTable(headers: ["query", "rows", "ours ms", "budget ms", "MoonPalace-style ms"],
                                     rows: lines.map { [$0.name, String($0.rows), f($0.oursMs), $0.budgetMs.map { f($0) } ?? "-", f($0.moonPalaceMs)] },
                                     maxWidth: nil, wrap: [0: 60]).render())

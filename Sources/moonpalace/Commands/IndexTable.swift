@@ -11,6 +11,16 @@ struct IndexTable {
     var headerless = false
 
     func render() -> String {
+        // Columns that cannot fit even at the minimum width (4 cells + borders) are left out from the right (the
+        // least important ones come last).
+        if let maxWidth, headers.count > 1, headers.count * 7 + 1 > maxWidth {
+            let keep = max(1, (maxWidth - 1) / 7)
+            var t = self
+            t.headers = Array(headers.prefix(keep))
+            t.rows = rows.map { Array($0.prefix(keep)) }
+            t.wrap = wrap.filter { $0.key < keep }
+            return t.render()
+        }
         let n = headers.count
         var cells = rows.map { row in (0..<n).map { i in i < row.count ? row[i] : "" } }
         for (col, width) in wrap {
