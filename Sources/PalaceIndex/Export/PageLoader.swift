@@ -25,7 +25,7 @@ struct PageLoader {
             guard let id = r[0].int64, wanted.contains(id), let seg = r[1].int64, let off = r[2].int64 else { continue }
             let begin = RecordPosition(segment: UInt64(seg), offset: UInt64(off))
             var positions: [RecordPosition] = []
-            if case .blob(let b) = r[3] { positions = PositionList.decode(b) }
+            if case .blob(let b) = r[3] { positions = PositionList.decode(b, begin: begin) }
             expected[id] = positions.count
             if first.map({ begin < $0 }) ?? true { first = begin }
             let end = positions.max() ?? begin
