@@ -5,7 +5,9 @@ struct Layout {
 
     enum Section { case exchanges, stats, none }
 
-    func page(title: String, section: Section, body: String, live: Bool = false, liveQuery: String = "") -> String {
+    /// `refreshSeconds`: reload the page after that long (an exchange still in flight shows its end when it comes).
+    func page(title: String, section: Section, body: String, live: Bool = false, liveQuery: String = "",
+              refreshSeconds: Int? = nil) -> String {
         func nav(_ s: Section, _ href: String, _ label: String) -> String {
             "<a href=\"\(HTML.attr(prefix + href))\"\(s == section ? " class=\"on\"" : "")>\(label)</a>"
         }
@@ -15,7 +17,7 @@ struct Layout {
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(HTML.text(title)) · MoonPalace</title>
-            <link rel="icon" href="data:,">
+            <link rel="icon" href="data:,">\(refreshSeconds.map { "\n<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? "")
             <link rel="stylesheet" href="\(HTML.attr(prefix))/assets/app.css?v=\(Assets.version)">
             <script defer src="\(HTML.attr(prefix))/assets/app.js?v=\(Assets.version)"></script>
             </head>

@@ -39,7 +39,13 @@ struct Conversation {
             body += "<details class=\"reasoning\"><summary>reasoning (\(Format.count(r.count)) characters)</summary>"
                 + "<div class=\"text\">\(HTML.text(cut(r)))</div></details>"
         }
-        body += content(m["content"])
+        // A tool's result is usually JSON: shown formatted, like the call's arguments.
+        if role == "tool", let text = m["content"]?.stringValue, text.first == "{" || text.first == "[",
+           let parsed = try? JSONValue.parse(text) {
+            body += "<pre class=\"json\">\(HTML.text(cut(parsed.serialized(pretty: true))))</pre>"
+        } else {
+            body += content(m["content"])
+        }
         if let calls = m["tool_calls"]?.arrayValue {
             for call in calls { body += toolCall(call) }
         }

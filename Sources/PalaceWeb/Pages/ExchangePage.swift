@@ -50,7 +50,8 @@ struct ExchangePage {
         } else {
             body += "<section class=\"panel\"><p class=\"warn\">The log no longer holds this exchange's records.</p></section>"
         }
-        return layout.page(title: "#\(s.id) \(s.method) \(s.path)", section: .exchanges, body: body)
+        return layout.page(title: "#\(s.id) \(s.method) \(s.path)", section: .exchanges, body: body,
+                           refreshSeconds: s.state == "in_flight" ? 2 : nil)
     }
 
     func header() -> String {

@@ -11,6 +11,8 @@ struct StreamTimeline {
     let exchange: LoadedExchange
     let displayLimit: Int
     static let eventRows = 300
+    /// Events decoded for the table and the growth curve; a longer stream is counted, not decoded, past this.
+    static let decodeLimit = 20_000
 
     struct Event {
         var index: Int
@@ -22,7 +24,14 @@ struct StreamTimeline {
         var isDone: Bool
     }
 
+    /// Data events past `decodeLimit` (counted only).
+    var skipped: Int { skippedBox.value }
+    private let skippedBox = Box()
+    final class Box { var value = 0 }
+
     func events() -> [Event] {
+        var skipped = 0
+        defer { skippedBox.value = skipped }
         var parser = SSEParser()
         var raw = parser.feed(exchange.responseBody)
         if let last = parser.finish() { raw.append(last) }
@@ -31,6 +40,10 @@ struct StreamTimeline {
         for (i, e) in raw.enumerated() {
             defer { offset += e.raw.count }
             guard e.hasData else { continue }
+            if out.count >= Self.decodeLimit {
+                skipped += 1
+                continue
+            }
             var text = ""
             var produced = 0
             if e.isDone {
@@ -66,6 +79,10 @@ struct StreamTimeline {
     func render() -> String {
         let evs = events()
         var html = "<section class=\"panel stream\" id=\"timeline\"><h2>Stream timeline</h2>"
+        if skipped > 0 {
+            html += "<p class=\"truncated\">A long stream: the first \(Format.count(evs.count)) events are decoded below, "
+                + "\(Format.count(skipped)) more are in the raw body.</p>"
+        }
         html += timeline(evs)
         html += growth(evs)
         html += "<details class=\"events\"\(evs.count <= 40 ? " open" : "")><summary>\(Format.count(evs.count)) events</summary><table class=\"events\">"

@@ -55,7 +55,7 @@ struct Access: Sendable {
     }
 
     func cookie() -> String {
-        "\(Self.cookieName)=\(token ?? ""); Path=\(prefix)/; HttpOnly; SameSite=Strict"
+        "\(Self.cookieName)=\(token ?? ""); Path=\(prefix); HttpOnly; SameSite=Strict"
     }
 
     /// Nil when a POST may proceed; otherwise the reason it may not.
