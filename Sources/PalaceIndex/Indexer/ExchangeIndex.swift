@@ -115,7 +115,7 @@ public final class ExchangeIndex: @unchecked Sendable {
         updater.committed = nil
         try db.execute("PRAGMA synchronous=OFF")
         try db.execute("PRAGMA cache_size=-262144")
-        updater.batchRecords = 100_000
+        updater.batchRecords = 25_000   // short enough that a concurrent catch-up waits well within the busy timeout
         defer {
             updater.batchRecords = IndexUpdater.batchRecords
             try? db.execute("PRAGMA cache_size=-32768")
