@@ -64,7 +64,7 @@ crash-test: deps venv
 	swift build
 	MOONPALACE_CRASH_ROUNDS=$${ROUNDS:-3000} MOONPALACE_BIN=$(abspath $(DEBUG_BIN)) $(VENV)/bin/python -m pytest -q Tests/e2e/test_log_crash.py
 
-## Retrain LZ4 dictionary 1 from the synthetic corpus and regenerate Sources/CPalaceDict/dictionaries.c.
+## Retrain the current LZ4 dictionary (2) from the synthetic corpus and regenerate Sources/CPalaceDict/dictionaries.c.
 ## Never replace a shipped dictionary: give a new one a new id (FORMAT.md, "Dictionary").
 dict:
 	tools/corpus/make_dict.sh

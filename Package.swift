@@ -24,9 +24,11 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
         // The shipped LZ4 dictionaries as C arrays (compiles instantly; no runtime resource lookup).
         .target(name: "CPalaceDict"),
+        // CRC-32C with the CPU's crc32 instruction when it has one (SSE4.2 / ARMv8), portable tables otherwise.
+        .target(name: "CPalaceCRC"),
 
         .target(name: "PalaceWire"),
-        .target(name: "PalaceLog", dependencies: ["CLZ4", "CPalaceDict"]),
+        .target(name: "PalaceLog", dependencies: ["CLZ4", "CPalaceDict", "CPalaceCRC"]),
         .target(name: "PalaceIndex", dependencies: ["PalaceLog", "PalaceWire", "CSQLite"]),
         .target(name: "PalaceMock", dependencies: [
             "PalaceWire",
@@ -51,7 +53,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .testTarget(name: "PalaceLogTests", dependencies: ["PalaceLog"]),
+        .testTarget(name: "PalaceLogTests", dependencies: ["PalaceLog"], exclude: ["Fixtures"]),
         .testTarget(name: "PalaceWireTests", dependencies: ["PalaceWire"]),
         .testTarget(name: "PalaceMockTests", dependencies: [
             "PalaceMock", "PalaceWire",

@@ -9,6 +9,7 @@ import os
 import random
 import select
 import signal
+import struct
 import subprocess
 import time
 
@@ -98,6 +99,34 @@ def test_every_acknowledged_append_survives_kill_9(moonpalace_bin, tmp_path):
     assert p.returncode == 0, p.stderr
     seq, xid, _ = p.stdout.split()
     assert int(seq) == ids[-1] + 1 and int(xid) == xids[-1] + 1
+    # After that clean close, CHECKPOINT (FORMAT.md "Checkpoint") covers the whole active segment.
+    check_checkpoint(os.path.join(data, "log"), int(seq) + 1, int(xid) + 1)
+
+
+def crc32c(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def check_checkpoint(log_dir, next_seq, next_xid):
+    raw = open(os.path.join(log_dir, "CHECKPOINT"), "rb").read()
+    assert len(raw) == 64 and raw[:8] == b"MPLOGCKP", raw
+    version, size, _, segment, length, cp_seq, cp_xid, last, _, crc = struct.unpack("<HHIQQQQQII", raw[8:])
+    assert (version, size) == (1, 64) and crc == crc32c(raw[:60])
+    segments = sorted(f for f in os.listdir(log_dir) if f.endswith(".seg"))
+    active = os.path.join(log_dir, segments[-1])
+    assert segment == int(segments[-1][:-4]) and length == os.path.getsize(active)
+    assert cp_seq == next_seq and cp_xid == next_xid
+    with open(active, "rb") as f:
+        f.seek(last)
+        frame = f.read(44)
+    stored = struct.unpack("<I", frame[8:12])[0]
+    assert frame[:4] == b"\xfe\x4d\x50\x4c" and last + 44 + stored == length
+    assert struct.unpack("<Q", frame[20:28])[0] == next_seq - 1
 
 
 def test_second_writer_is_refused(moonpalace_bin, tmp_path):

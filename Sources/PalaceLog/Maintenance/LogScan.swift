@@ -33,11 +33,13 @@ public enum LogScan {
 
 /// Encoding figures without a writer (for `log _bench` and tests).
 public enum LogRecordEncoding {
-    /// The record's payload size before and after the codec `LogWriter` would apply.
+    /// The record's payload size before and after the codec `LogWriter` would apply: LZ4HC when `high` (what the
+    /// writer does within `LogWriterOptions.highCompressionBytesPerSecond`), LZ4 fast otherwise.
     public static func sizes(of record: LogRecord, compression: Bool = true,
-                             dictionaryID: UInt16 = LogRecordEncoding.currentDictionaryID) -> (raw: Int, stored: Int) {
+                             dictionaryID: UInt16 = LogRecordEncoding.currentDictionaryID,
+                             high: Bool = true) -> (raw: Int, stored: Int) {
         let payload = PayloadEncoding.encode(record)
-        let stored = LZ4Codec.encode(payload, compress: compression, dictionaryID: dictionaryID)
+        let stored = LZ4Codec.encode(payload, compress: compression, dictionaryID: dictionaryID, high: high)
         return (payload.count, stored.bytes.count)
     }
 

@@ -35,12 +35,18 @@ public final class LogReader: Sendable {
     /// Base sequence numbers of the segments, oldest first.
     public func segments() throws(LogError) -> [UInt64] { try SegmentName.list(directory) }
 
-    /// One past the last readable record's sequence number (1 for an empty log). Reads the last segment.
+    /// One past the last readable record's sequence number (1 for an empty log). Reads the last segment (only
+    /// its bytes after the writer's checkpoint, when that is usable).
     public var nextSequence: UInt64 {
         guard let bases = try? SegmentName.list(directory) else { return 1 }
+        let checkpoint = Checkpoint.read(directory: directory)
         for base in bases.reversed() {
             guard let s = try? SegmentScanner(directory: directory, base: base, isLast: true) else { continue }
             var last: UInt64?
+            if let c = checkpoint, SegmentRecovery.usable(c, s) {
+                if c.lastFrameOffset != 0 { last = c.nextSequence - 1 }
+                s.seek(to: c.length)
+            }
             while let event = s.next() {
                 if case .frame(let h, _, _) = event { last = h.sequence }
             }

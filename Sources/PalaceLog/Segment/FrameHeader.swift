@@ -28,8 +28,7 @@ struct FrameHeader: Equatable {
 
     /// Appends the header to `out`, computing the CRC from `payloadCRC` (the CRC32C of the stored payload).
     func write(into out: inout [UInt8], payloadCRC: UInt32) {
-        var h = [UInt8](repeating: 0, count: Self.size)
-        h.withUnsafeMutableBytes { b in
+        withUnsafeTemporaryAllocation(byteCount: Self.size, alignment: 8) { b in
             b.storeBytes(of: Self.syncValue.littleEndian, toByteOffset: 0, as: UInt32.self)
             b.storeBytes(of: storedLength.littleEndian, toByteOffset: 8, as: UInt32.self)
             b.storeBytes(of: rawLength.littleEndian, toByteOffset: 12, as: UInt32.self)
@@ -41,8 +40,8 @@ struct FrameHeader: Equatable {
             b.storeBytes(of: UInt64(bitPattern: timestamp).littleEndian, toByteOffset: 36, as: UInt64.self)
             let crc = CRC32C.update(payloadCRC, UnsafeRawBufferPointer(rebasing: b[8..<Self.size]))
             b.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
+            out.append(contentsOf: UnsafeRawBufferPointer(b))
         }
-        out.append(contentsOf: h)
     }
 
     /// Parses a header from 44 bytes; nil when the sync marker is missing or a length is impossible.

@@ -90,24 +90,42 @@ final class SegmentWriter {
 struct RecoveredSegment {
     var header: SegmentHeader
     var lastSequence: UInt64?
+    /// Offset of the last valid frame (nil: the segment holds none).
+    var lastFrameOffset: UInt64?
     var maxBeginExchangeID: UInt64 = 0
     /// Damage followed by valid records: the segment is sealed as it is and a new one started.
     var damagedInside = false
     /// Bytes cut off the end (a torn write).
     var truncatedBytes: UInt64 = 0
+    /// Whether recovery started from a checkpoint (only the bytes after it were read).
+    var usedCheckpoint = false
+    /// Whether the whole segment as it now stands is known durable (nothing after the checkpoint).
+    var verifiedDurable = false
 }
 
 enum SegmentRecovery {
-    /// Scans the active (last) segment, truncates a torn tail, and reports what the writer needs to continue.
-    /// Only this segment is read; sealed segments are never scanned on open.
-    static func recover(directory: String, base: UInt64) throws(LogError) -> RecoveredSegment {
+    /// Recovers the active (last) segment: truncates a torn tail and reports what the writer needs to continue.
+    /// Sealed segments are never read. With a usable `checkpoint` of this segment only the bytes after it are
+    /// verified (they are the only ones a crash can have damaged); otherwise the whole segment is scanned.
+    static func recover(directory: String, base: UInt64, checkpoint: Checkpoint? = nil) throws(LogError) -> RecoveredSegment {
         let scanner = try SegmentScanner(directory: directory, base: base, isLast: true)
         var r = RecoveredSegment(header: scanner.header)
+        if let c = checkpoint, usable(c, scanner) {
+            r.usedCheckpoint = true
+            if c.lastFrameOffset != 0 {
+                r.lastSequence = c.nextSequence - 1
+                r.lastFrameOffset = c.lastFrameOffset
+            }
+            r.maxBeginExchangeID = c.nextExchangeID > 0 ? c.nextExchangeID - 1 : 0
+            r.verifiedDurable = c.length == scanner.fileSize
+            scanner.seek(to: c.length)
+        }
         var tornAt: UInt64?
         while let event = scanner.next() {
             switch event {
-            case .frame(let h, _, _):
+            case .frame(let h, let offset, _):
                 r.lastSequence = h.sequence
+                r.lastFrameOffset = offset
                 if h.type == RecordType.begin.rawValue { r.maxBeginExchangeID = max(r.maxBeginExchangeID, h.exchangeID) }
             case .damage: r.damagedInside = true
             case .tornTail(let offset, let length): tornAt = offset; r.truncatedBytes = length
@@ -122,5 +140,17 @@ enum SegmentRecovery {
             guard fsync(fd) == 0 else { throw .io(operation: "fsync", path: path, errno: errno) }
         }
         return r
+    }
+
+    /// Whether `c` describes this segment as it is on disk: same segment, not longer than the file, and its last
+    /// frame is where it says, valid, and ends exactly at the checkpoint (or there is no frame and the checkpoint
+    /// is the header). Anything else (a stale or foreign checkpoint, a file cut by hand) means a full scan.
+    static func usable(_ c: Checkpoint, _ s: SegmentScanner) -> Bool {
+        let headerSize = UInt64(s.header.headerSize)
+        guard c.segment == s.base, c.length >= headerSize, c.length <= s.fileSize,
+              c.nextSequence >= 1 else { return false }
+        if c.lastFrameOffset == 0 { return c.length == headerSize }
+        guard c.lastFrameOffset >= headerSize, let (h, _) = s.validFrame(at: c.lastFrameOffset) else { return false }
+        return c.lastFrameOffset + UInt64(h.frameLength) == c.length && h.sequence == c.nextSequence - 1
     }
 }

@@ -9,18 +9,25 @@ final class GroupCommit: @unchecked Sendable {
     private let intervalNanos: UInt64
     private var dirtySince: UInt64?
     private var target: SegmentWriter?
+    /// The state of `target` at the last write: recorded as the checkpoint once an fsync that began after it is done.
+    private var pendingCheckpoint: Checkpoint?
+    private let checkpoints: CheckpointFile?
     private var stopping = false
     private var stopped = false
     /// The last fsync failure, reported by the next `sync()` of the writer.
     private var failure: LogError?
 
-    init(intervalMs: Int) { intervalNanos = UInt64(max(1, intervalMs)) * 1_000_000 }
+    init(intervalMs: Int, checkpoints: CheckpointFile?) {
+        intervalNanos = UInt64(max(1, intervalMs)) * 1_000_000
+        self.checkpoints = checkpoints
+    }
 
     func start() throws(LogError) { try OwnerThread.start { self.run() } }
 
-    /// Called by the owner thread after each successful write to `segment`.
-    func noteWrite(to segment: SegmentWriter) {
+    /// Called by the owner thread after each successful write to `segment`; `state` describes the segment after it.
+    func noteWrite(to segment: SegmentWriter, state: Checkpoint) {
         lock.lock()
+        pendingCheckpoint = state
         if dirtySince == nil || target !== segment {
             if dirtySince == nil { dirtySince = Posix.monotonicNanos() }
             target = segment
@@ -51,11 +58,15 @@ final class GroupCommit: @unchecked Sendable {
             let deadline = since + intervalNanos
             while !stopping && Posix.monotonicNanos() < deadline { lock.wait(untilMonotonicNanos: deadline) }
             let segment = target
+            let state = pendingCheckpoint
             dirtySince = nil
             target = nil
+            pendingCheckpoint = nil
             lock.unlock()
             var error: LogError?
             do { try segment?.sync() } catch let e { error = e }
+            // Everything written up to `state` was written before this fsync began: it is durable now.
+            if error == nil, let state, state.segment == segment?.base { checkpoints?.record(state) }
             lock.lock()
             if let error { failure = error }
         }

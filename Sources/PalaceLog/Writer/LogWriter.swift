@@ -11,9 +11,11 @@ public final class LogWriter: Sendable {
     public let directory: String
     public let options: LogWriterOptions
     private let core: WriterCore
+    private let budget: CompressionBudget
 
     private init(directory: String, options: LogWriterOptions, core: WriterCore) {
         self.directory = directory; self.options = options; self.core = core
+        budget = CompressionBudget(bytesPerSecond: options.compression ? options.highCompressionBytesPerSecond : 0)
     }
 
     /// Opens (creating if needed) the log in `directory`, recovering the active segment: a torn record at its
@@ -70,10 +72,11 @@ public final class LogWriter: Sendable {
         guard payload.count <= FrameHeader.maxPayload else {
             throw .recordTooLarge(bytes: payload.count, limit: FrameHeader.maxPayload)
         }
-        let stored = LZ4Codec.encode(payload, compress: options.compression, dictionaryID: options.dictionaryID)
+        let stored = LZ4Codec.encode(payload, compress: options.compression, dictionaryID: options.dictionaryID,
+                                     high: budget.takeHigh(payload.count))
         let type = record.type
         let xid = record.exchangeID
-        let r: Result<WriterCore.Ack, LogError> = await withCheckedContinuation { c in
+        let r: Result<WriterCore.Ack, LogError> = await withUnsafeContinuation { c in
             core.enqueue(WriterCore.Pending(payload: stored, type: type, exchangeID: xid, continuation: c))
         }
         return try r.get()

@@ -20,6 +20,9 @@ public struct LogWriterOptions: Sendable {
     public var batchSyncIntervalMs: Int = 100
     /// Compress payloads with LZ4 (a record that does not shrink is stored raw either way).
     public var compression: Bool = true
+    /// Payload bytes per second compressed with LZ4HC (smaller records, ~5× the CPU); beyond it, LZ4 fast.
+    /// 0 = always fast. Either way the stored block format is the same.
+    public var highCompressionBytesPerSecond: Int = 2 << 20
     /// The LZ4 dictionary used for new records; 0 = none. See FORMAT.md, "Dictionary".
     public var dictionaryID: UInt16 = LZ4Dictionary.currentID
     /// The file layer; tests swap in one that fails like a full disk.

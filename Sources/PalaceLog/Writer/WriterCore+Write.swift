@@ -10,6 +10,7 @@ extension WriterCore {
         var group: [(Pending, Ack)] = []
         var done: [(Pending, Ack)] = []
         var next = counters
+        var nextLastFrame = lastFrameOffset
         let now = Posix.nowMicros()
         let maxAgeMicros = Int64(options.segmentMaxAge * 1_000_000)
 
@@ -19,11 +20,13 @@ extension WriterCore {
             switch result {
             case .success:
                 counters = next
+                lastFrameOffset = nextLastFrame
                 if dirtySince == nil { dirtySince = Posix.monotonicNanos() }
-                groupCommit?.noteWrite(to: segment)
+                groupCommit?.noteWrite(to: segment, state: checkpoint)
                 done.append(contentsOf: group)
             case .failure(let error):
                 next = counters  // nothing of this group is in the file: give its numbers to later records
+                nextLastFrame = lastFrameOffset
                 for (p, _) in group { p.continuation.resume(returning: .failure(error)) }
             }
             buffer.removeAll(keepingCapacity: true)
@@ -41,6 +44,7 @@ extension WriterCore {
                     p.continuation.resume(returning: .failure(error))
                     continue
                 }
+                nextLastFrame = 0
             }
             let isBegin = p.type == .begin
             let ack = Ack(sequence: next.sequence,
@@ -52,6 +56,7 @@ extension WriterCore {
                                      sequence: ack.sequence, exchangeID: ack.exchangeID, timestamp: now)
             header.write(into: &buffer, payloadCRC: p.payload.payloadCRC)
             buffer.append(contentsOf: p.payload.bytes)
+            nextLastFrame = ack.position.offset
             next.sequence += 1
             if isBegin { next.exchangeID += 1 }
             group.append((p, ack))
@@ -70,8 +75,10 @@ extension WriterCore {
     }
 
     private func syncNowForAlways() -> Result<Void, LogError> {
+        let state = checkpoint
         do { try segment.sync() } catch { return .failure(error) }
         dirtySince = nil
+        checkpoints?.record(state)
         return .success(())
     }
 
@@ -83,5 +90,7 @@ extension WriterCore {
                                    nextExchangeID: counters.exchangeID)
         // The old segment's descriptor closes when the last reference (maybe the group-commit thread's) goes.
         segment = try SegmentWriter.create(directory: directory, header: header, io: options.fileIO)
+        lastFrameOffset = 0
+        checkpoints?.record(checkpoint)  // the new segment's header is fsync'd by `create`
     }
 }

@@ -11,7 +11,8 @@ struct LogBenchCommand: AsyncParsableCommand {
     @Option(help: "Scratch directory on the disk to measure (emptied first).") var dir: String
     @Option(help: "2 KB records to append.") var smallRecords: Int = 400_000
     @Option(help: "64 KB records to append (16384 = 1 GiB).") var largeRecords: Int = 16_384
-    @Option(help: "Size of the log for the open+recovery figure, in MiB.") var openMiB: Int = 1024
+    @Option(name: .customLong("open-mib"), help: "Size of the log for the open+recovery figure, in MiB.") var openMiB: Int = 1024
+    @Option(name: .customLong("unsynced-mib"), help: "MiB written after the last checkpoint in the crash case of the open figure.") var unsyncedMiB: Int = 8
     @Option(help: "fsync policy for the append figures.") var sync: String = "batch"
     @Flag(help: "Append without compression (to separate codec and I/O costs).") var noCompression = false
 
@@ -53,20 +54,29 @@ struct LogBenchCommand: AsyncParsableCommand {
     }
 
     func ratio(_ c: LogBenchCorpus) {
-        var raw = [0, 0, 0], dict = [0, 0, 0], plain = [0, 0, 0]  // all, SSE, JSON
+        // Sums over all / SSE / JSON exchanges: raw, then stored with (dictionary, HC), (dictionary, fast),
+        // (no dictionary, HC), (no dictionary, fast).
+        var raw = [0, 0, 0]
+        var stored = [[Int]](repeating: [0, 0, 0], count: 4)
+        let modes: [(UInt16, Bool)] = [(LogRecordEncoding.currentDictionaryID, true), (LogRecordEncoding.currentDictionaryID, false),
+                                       (0, true), (0, false)]
         for item in c.items {
             for rec in [LogRecord.begin(item.begin), .end(item.end)] {
-                let d = LogRecordEncoding.sizes(of: rec)
-                let p = LogRecordEncoding.sizes(of: rec, dictionaryID: 0)
-                for k in [0, item.stream ? 1 : 2] { raw[k] += d.raw; dict[k] += d.stored; plain[k] += p.stored }
+                let sizes = modes.map { LogRecordEncoding.sizes(of: rec, dictionaryID: $0.0, high: $0.1) }
+                for k in [0, item.stream ? 1 : 2] {
+                    raw[k] += sizes[0].raw
+                    for m in 0..<4 { stored[m][k] += sizes[m].stored }
+                }
             }
         }
         let sse = c.items.filter(\.stream).count
-        print("corpus: \(c.items.count) exchanges (\(sse) SSE, \(c.items.count - sse) JSON), \(raw[0]) payload bytes")
+        print("corpus: \(c.items.count) exchanges (\(sse) SSE, \(c.items.count - sse) JSON), \(raw[0]) payload bytes "
+              + "(begin + end records as the proxy writes them, merged completion included)")
         for (k, name) in ["all", "SSE exchanges", "JSON exchanges"].enumerated() {
-            print(String(format: "compression ratio, %@: %.2fx with dictionary 1, %.2fx without%@", name,
-                         Double(raw[k]) / Double(dict[k]), Double(raw[k]) / Double(plain[k]),
-                         k == 0 ? "   budget >= 10x with dictionary" : ""))
+            let r = stored.map { Double(raw[k]) / Double($0[k]) }
+            print(String(format: "compression ratio, %@: %.2fx with dictionary 1 (%.2fx fast), %.2fx without (%.2fx fast)%@",
+                         name, r[0], r[1], r[2], r[3],
+                         k == 0 ? "   budget >= 10x with dictionary (HC: the writer's mode up to 2 MiB/s of payload)" : ""))
         }
     }
 
@@ -104,7 +114,10 @@ struct LogBenchCommand: AsyncParsableCommand {
             + Double(u.ru_stime.tv_usec) / 1e6
     }
 
-    /// Builds a log of `MiB` on disk (stored raw), leaves a torn record at its end, and times open + recovery.
+    /// Builds a log of `MiB` on disk (stored raw) and times open + recovery (cold page cache when this process may
+    /// drop it) in three states: after a crash that left `unsyncedMiB` written after the last checkpoint (what
+    /// kill -9 leaves under the batch policy: the group-commit interval's writes) and a torn record; after a clean
+    /// close and a torn record; and without any CHECKPOINT (a 1.0 log: the whole active segment is read).
     func openFigure(MiB: Int) async throws {
         let path = dir + "/open"
         try? FileManager.default.removeItem(atPath: path)
@@ -114,31 +127,51 @@ struct LogBenchCommand: AsyncParsableCommand {
         let chunk = LogRecord.chunk(ExchangeChunk(exchangeID: 1, direction: .response, offset: 0,
                                                   bytes: (0..<65_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
         let count = MiB * 16
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for p in 0..<8 {
-                group.addTask { var i = p; while i < count { _ = try await writer.append(chunk); i += 8 } }
+        let tail = min(count / 2, unsyncedMiB * 16)
+        func write(_ range: Range<Int>) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for p in 0..<8 {
+                    group.addTask { var i = range.lowerBound + p; while i < range.upperBound { _ = try await writer.append(chunk); i += 8 } }
+                }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
+        try await write(0..<(count - tail))
+        try await writer.sync()
+        let checkpointPath = path + "/CHECKPOINT"
+        let synced = FileManager.default.contents(atPath: checkpointPath)
+        try await write((count - tail)..<count)
         try await writer.close()
-        // A torn record: the first 30 bytes of a frame header at the end of the active segment.
         let segs = try LogReader(directory: path).segments()
-        if let last = segs.last, let h = FileHandle(forWritingAtPath: path + "/" + SegmentName.fileName(for: last)) {
-            h.seekToEndOfFile()
-            h.write(Data([0xFE, 0x4D, 0x50, 0x4C] + [UInt8](repeating: 0x11, count: 26)))
-            try h.close()
-        }
         let total = (try? FileManager.default.contentsOfDirectory(atPath: path))?.reduce(UInt64(0)) { acc, name in
             acc + ((try? FileManager.default.attributesOfItem(atPath: path + "/" + name)[.size] as? UInt64) ?? 0)
         } ?? 0
-        let cold = FileManager.default.isWritableFile(atPath: "/proc/sys/vm/drop_caches")
-            && (try? "3".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)) != nil
-        let t0 = now()
-        let reopened = try LogWriter.open(directory: path)
-        let dt = now() - t0
-        try await reopened.close()
-        print(String(format: "open + recovery of a %.2f GiB log (%d segments, torn tail truncated, %@ page cache): %.0f ms   budget <= 1000 ms",
-                     Double(total) / Double(1 << 30), segs.count, cold ? "cold" : "warm", dt * 1000))
+        // A torn record: the first 30 bytes of a frame header at the end of the active segment.
+        func tear() throws {
+            let segs = try LogReader(directory: path).segments()
+            if let last = segs.last, let h = FileHandle(forWritingAtPath: path + "/" + SegmentName.fileName(for: last)) {
+                h.seekToEndOfFile()
+                h.write(Data([0xFE, 0x4D, 0x50, 0x4C] + [UInt8](repeating: 0x11, count: 26)))
+                try h.close()
+            }
+        }
+        func timeOpen(_ label: String) async throws {
+            try tear()
+            let cold = FileManager.default.isWritableFile(atPath: "/proc/sys/vm/drop_caches")
+                && (try? "3".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)) != nil
+            let t0 = now()
+            let reopened = try LogWriter.open(directory: path)
+            let dt = now() - t0
+            try await reopened.close()
+            print(String(format: "open + recovery of a %.2f GiB log (%d segments, %@, torn tail truncated, %@ page cache): %.0f ms   budget <= 1000 ms",
+                         Double(total) / Double(1 << 30), segs.count, label, cold ? "cold" : "warm", dt * 1000))
+        }
+        // Crash: the checkpoint as the last fsync before the final writes left it.
+        if let synced { FileManager.default.createFile(atPath: checkpointPath, contents: synced) }
+        try await timeOpen("crash: \(tail / 16) MiB written after the last checkpoint")
+        try await timeOpen("after a clean close")
+        try? FileManager.default.removeItem(atPath: checkpointPath)
+        try await timeOpen("no CHECKPOINT (a 1.0 log: whole active segment read)")
         try? FileManager.default.removeItem(atPath: path)
     }
 

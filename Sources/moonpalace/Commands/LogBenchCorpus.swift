@@ -31,7 +31,8 @@ struct LogBenchCorpus {
                                   requestID: "d3b07384-d9a0-4c8b-9f1e-6b1c2e8a9f10", chatcmplID: o["chatcmpl"] as? String,
                                   model: o["model"] as? String,
                                   usage: Usage(promptTokens: 812, completionTokens: 96, totalTokens: 908),
-                                  finishReasons: ["stop"], flags: stream ? [.stream] : [])
+                                  finishReasons: ["stop"], flags: stream ? [.stream] : [],
+                                  mergedCompletion: (o["merged"] as? String).map { Array($0.utf8) })
             items.append(Item(begin: begin, end: end, stream: stream))
             bodyBytes.append(contentsOf: req)
             bodyBytes.append(contentsOf: res)
