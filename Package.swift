@@ -56,8 +56,7 @@ let package = Package(
         .testTarget(name: "PalaceLogTests", dependencies: ["PalaceLog"], exclude: ["Fixtures"]),
         .testTarget(name: "PalaceWireTests", dependencies: ["PalaceWire"]),
         .testTarget(name: "PalaceMockTests", dependencies: [
-            "PalaceMock", "PalaceWire",
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "PalaceMock", "PalaceWire", .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "PalaceProxyTests", dependencies: ["PalaceProxy", "PalaceLog", "PalaceWire"]),
         .testTarget(name: "PalaceIndexTests", dependencies: ["PalaceIndex", "PalaceLog", "PalaceWire"]),

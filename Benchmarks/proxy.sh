@@ -78,8 +78,23 @@ start_rss_sampler "$PROXY_PID"
 read -r PS_RPS _ _ _ <<<"$(run_wrk "$WORK/stream.lua" "$PROXIED" "$CONNS" "$DURATION")"
 RSS_STREAM=$(stop_rss_sampler)
 
-read -r D1_RPS D1_P50 _ _ <<<"$(run_wrk "$WORK/chat.lua" "$DIRECT" 1 "$DURATION")"
-read -r P1_RPS P1_P50 _ _ <<<"$(run_wrk "$WORK/chat.lua" "$PROXIED" 1 "$DURATION")"
+# One at a time: alternating direct/proxied pairs of short runs, so a change in the machine's load hits both sides
+# of a pair alike; the added latency is the median of the pairs' differences.
+PAIRS=${ONE_AT_A_TIME_PAIRS:-5}
+PAIR_SECONDS=$(( DURATION * 2 / PAIRS )); [ "$PAIR_SECONDS" -lt 1 ] && PAIR_SECONDS=1
+: >"$WORK/pairs"
+for _ in $(seq 1 "$PAIRS"); do
+  read -r _ D1 _ _ <<<"$(run_wrk "$WORK/chat.lua" "$DIRECT" 1 "$PAIR_SECONDS")"
+  read -r _ P1 _ _ <<<"$(run_wrk "$WORK/chat.lua" "$PROXIED" 1 "$PAIR_SECONDS")"
+  echo "$D1 $P1" >>"$WORK/pairs"
+done
+read -r D1_P50 P1_P50 <<<"$(python3 - "$WORK/pairs" <<'PY'
+import statistics, sys
+pairs = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+d = statistics.median(p[0] for p in pairs)
+print(d, d + statistics.median(p[1] - p[0] for p in pairs))
+PY
+)"
 
 # Paced stream: 2 ms between chunks; first-byte and per-event arrival, direct vs proxied; record-on-disk delay.
 python3 - "$MOCK_PORT" "$PROXY_PORT" "$WORK/data/log" >"$WORK/paced.txt" <<'PY'
@@ -134,6 +149,7 @@ print(f"  {'figure':<38} {'proxied':<26} {'baseline':<28}")
 row("non-stream throughput", f"{p_rps:.0f} req/s = {p_rps/d_rps:.2f}x", f"direct {d_rps:.0f} req/s", ">= 0.4x", p_rps/d_rps >= 0.4)
 row("stream (50 chunks) throughput", f"{ps:.0f} req/s = {ps/ds:.2f}x", f"direct {ds:.0f} req/s", ">= 0.5x", ps/ds >= 0.5)
 row("added p50, one at a time", f"+{p1-d1:.3f} ms ({p1:.3f} ms)", f"direct p50 {d1:.3f} ms", "<= 0.15 ms", p1-d1 <= 0.15)
+print(f"  (one at a time: median of {open('$WORK/pairs').read().count(chr(10))} alternating direct/proxied pairs; load average {open('/proc/loadavg').read().split()[0]})")
 row("p99 under load", f"{pp99:.2f} ms = {pp99/dp99:.2f}x", f"direct p99 {dp99:.2f} ms", "<= 2x", pp99/dp99 <= 2)
 row("paced first byte (2 ms/chunk)", f"{$FB_P:.2f} ms (+{$FB_P-$FB_D:.2f} ms)", f"direct {$FB_D:.2f} ms", "<= +1 ms", $FB_P-$FB_D <= 1)
 row("per-event lag vs direct p50/p99", f"{$GAP_P50:.3f} / {$GAP_P99:.3f} ms", "same events direct", "<= 1 ms", $GAP_P99 <= 1)

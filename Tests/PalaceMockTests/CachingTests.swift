@@ -1,6 +1,5 @@
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import PalaceWire
 import Testing
 
@@ -9,7 +8,7 @@ import Testing
 @Suite struct CachingTests {
     static let system = "{\"role\":\"system\",\"content\":\"You are Kimi. 月之暗面 long system prompt.\"}"
 
-    func createCache(_ client: any TestClientProtocol, extra: String = "") async throws -> JSONValue {
+    func createCache(_ client: MockClient, extra: String = "") async throws -> JSONValue {
         let body = ByteBuffer(string: "{\"model\":\"moonshot-v1\",\"messages\":[\(Self.system)],\"ttl\":60\(extra)}")
         let response = try await client.execute(uri: "/v1/caching", method: .post, body: body)
         #expect(response.status == .ok)

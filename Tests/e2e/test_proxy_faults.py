@@ -6,7 +6,7 @@ import time
 import openai
 import pytest
 
-from test_proxy_util import dump_exchanges, proxy_factory, stand_in  # noqa: F401 (fixtures)
+from test_proxy_util import HOLD, dump_exchanges, proxy_factory, stand_in  # noqa: F401 (fixtures)
 from conftest import free_port, wait_until
 
 try:
@@ -121,6 +121,33 @@ def test_client_disconnect_mid_stream_is_recorded(mock_server, proxy_factory, mo
             break
     x = last_exchange(moonpalace_bin, proxy.data_dir)
     assert failure_step(x) == "client_disconnected"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_gone_while_upstream_is_silent_cancels_the_upstream_call(stand_in, proxy_factory, moonpalace_bin, stream):
+    """Non-stream: the client waits for an answer that has not come; stream: it has the head and one event and the
+    next event has not come. Either way nothing is written to the client when it leaves, so only the connection
+    watch can notice: the upstream connection must be closed at once (not after the upstream's 20 s) and the
+    exchange recorded as client_disconnected."""
+    proxy = proxy_factory(stand_in)
+    body = json.dumps(CHAT).encode()
+    s = socket.create_connection(("127.0.0.1", proxy.port))
+    s.sendall(b"POST /hold%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+              % (b"?sse=1" if stream else b"", len(body), body))
+    assert HOLD["started"].wait(10), "the request never reached the upstream"
+    if stream:
+        got = b""
+        while b"hold" not in got:
+            piece = s.recv(65536)
+            assert piece, "the proxy closed before relaying the first event"
+            got += piece
+    started = time.monotonic()
+    s.close()
+    assert HOLD["closed"].wait(10), "the upstream call went on after the client left"
+    assert time.monotonic() - started < 10
+    x = last_exchange(moonpalace_bin, proxy.data_dir)
+    assert failure_step(x) == "client_disconnected"
+    assert x["end"]["status"] == (200 if stream else 0)
 
 
 def test_client_request_body_cut_is_read_request_body(stand_in, proxy_factory, moonpalace_bin):

@@ -15,8 +15,9 @@ from conftest import wait_until
 BODY = b'{"model":"moonshot-v1-8k","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 
 
-async def stream_once(port, request_id, chunks=20, delay_ms=5, path="/v1/chat/completions"):
-    """One raw HTTP/1.1 streaming call. Returns (got_head, complete, body)."""
+async def stream_once(port, request_id, chunks=20, delay_ms=5, path="/v1/chat/completions", started=None):
+    """One raw HTTP/1.1 streaming call. Returns (got_head, complete, body). `started` (a list) gets the request id
+    once the first bytes of the answer arrived."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
             f"X-Request-Id: {request_id}\r\nX-Mock-Chunks: {chunks}\r\nX-Mock-Chunk-Delay-Ms: {delay_ms}\r\n"
@@ -28,6 +29,8 @@ async def stream_once(port, request_id, chunks=20, delay_ms=5, path="/v1/chat/co
             piece = await reader.read(65536)
             if not piece:
                 break
+            if started is not None and not data:
+                started.append(request_id)
             data += piece
     except (ConnectionError, OSError):
         pass
@@ -109,8 +112,14 @@ def test_sigterm_under_load_finishes_in_flight_and_loses_nothing(mock_server, pr
     popen = proxy.process.popen
 
     async def main():
-        tasks = [asyncio.create_task(stream_once(proxy.port, f"t-{i}", chunks=30, delay_ms=20)) for i in range(50)]
-        await asyncio.sleep(0.3)
+        started = []
+        tasks = [asyncio.create_task(stream_once(proxy.port, f"t-{i}", chunks=30, delay_ms=20, started=started))
+                 for i in range(50)]
+        # signal once most streams are under way (a fixed pause is too short on a loaded machine), well before
+        # they can end (30 chunks × 20 ms)
+        deadline = time.monotonic() + 10
+        while len(started) < 30 and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
         popen.send_signal(signal.SIGTERM)
         return await asyncio.gather(*tasks)
     results = asyncio.run(main())

@@ -81,6 +81,10 @@ def rss_kib(pid):
     return 0
 
 
+# `/hold` calls: set when the stand-in has the request, and when the proxy closed that upstream connection.
+HOLD = {"started": threading.Event(), "closed": threading.Event()}
+
+
 class _StandIn(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -122,6 +126,28 @@ class _StandIn(BaseHTTPRequestHandler):
         path = self.path
         if path.startswith("/hang"):
             time.sleep(30)
+            return
+        if path.startswith("/hold"):
+            # Answers nothing (or an SSE head and one event with sse=1), then waits up to 20 s for the proxy to
+            # close this upstream connection: that is how a cancelled upstream call looks from the upstream.
+            if "sse=1" in path:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                event = b'data: {"hold":1}\n\n'
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self.wfile.flush()
+            HOLD["started"].set()
+            self.connection.settimeout(20)
+            try:
+                if self.connection.recv(1) == b"":
+                    HOLD["closed"].set()
+            except ConnectionError:
+                HOLD["closed"].set()
+            except OSError:
+                pass
+            self.close_connection = True
             return
         if path.startswith("/big"):
             n = int(path.split("n=")[1])
@@ -165,6 +191,8 @@ class _StandIn(BaseHTTPRequestHandler):
 @pytest.fixture
 def stand_in():
     """Base URL (no /v1) of the stand-in upstream."""
+    for event in HOLD.values():
+        event.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -15,16 +15,24 @@ struct ChatPlan: Sendable {
     init(request: ChatRequest, settings: RequestSettings, promptTokens: Int, cachedTokens: Int) {
         self.promptTokens = promptTokens
         self.cachedTokens = cachedTokens
+        // Partial mode: the conversation without the partial assistant message seeds the answer, so a prefix that
+        // is the start of that answer (say, a `length`-cut earlier answer) is continued by exactly its rest.
+        let partial = request.partialPrefix != nil
         var hash = StableHash(request.seed ?? settings.seed)
         hash.mix(request.model)
-        for message in request.messages { hash.mix(message.serialized()) }
+        for message in partial ? request.messages.dropLast() : request.messages[...] { hash.mix(message.serialized()) }
         if let tools = request.toolsJSON { hash.mix(tools.serialized()) }
+        var fullHash = hash
+        if partial, let last = request.messages.last { fullHash.mix(last.serialized()) }
         let thinking = request.model.lowercased().contains("thinking")
         choices = (0..<request.n).map { index in
             var choiceHash = hash
             choiceHash.mix(UInt64(index))
+            var fallback = fullHash
+            fallback.mix(UInt64(index))
             return ChoicePlan(
-                index: index, seed: choiceHash.value, request: request, settings: settings, thinking: thinking)
+                index: index, seed: choiceHash.value, fallbackSeed: fallback.value, request: request,
+                settings: settings, thinking: thinking)
         }
     }
 }
@@ -47,14 +55,30 @@ struct ChoicePlan: Sendable {
     var loopAfter: Int?
     var toolCalls: [ToolCallPlan] = []
     var finishReason = "stop"
+    /// Partial mode: content tokens already given by the client's prefix (the emitter skips them).
+    var skipTokens = 0
+    /// `json_object`: the content, as fragments (one per token).
+    var jsonFragments: [String]?
 
-    init(index: Int, seed: UInt64, request: ChatRequest, settings: RequestSettings, thinking: Bool) {
+    init(index: Int, seed: UInt64, fallbackSeed: UInt64? = nil, request: ChatRequest, settings: RequestSettings,
+         thinking: Bool) {
         self.index = index
+        var seed = seed
+        if let prefix = request.partialPrefix {
+            var probe = SeededRandom(seed: seed)
+            let natural = settings.chunks ?? probe.within(12...60)
+            if !settings.has(.huge), !settings.has(.repeat),
+               let covered = Self.tokensCovering(prefix, seed: seed, limit: natural) {
+                skipTokens = covered
+            } else {
+                seed = fallbackSeed ?? seed   // not the start of the base answer: fresh text after the prefix
+            }
+        }
         self.seed = seed
         var rng = SeededRandom(seed: seed)
         let natural = settings.chunks ?? rng.within(12...60)
         if thinking { reasoningTokens = rng.within(8...30) }
-        contentTokens = natural
+        contentTokens = natural - skipTokens
 
         if settings.has(.huge) {
             hugeBytes = settings.hugeBytes
@@ -67,18 +91,39 @@ struct ChoicePlan: Sendable {
             return
         }
         if settings.has(.length) {
-            contentTokens = max(1, natural / 2)
+            contentTokens = max(1, (natural - skipTokens) / 2)
             finishReason = "length"
         } else if wantsToolCalls(request) {
             contentTokens = 0
             toolCalls = planToolCalls(request, rng: &rng)
             finishReason = "tool_calls"
         }
+        if request.jsonObject && toolCalls.isEmpty {
+            let fragments = JSONContent.fragments(seed: seed, tokens: natural)
+            jsonFragments = fragments
+            contentTokens = settings.has(.length) ? max(1, fragments.count / 2) : fragments.count
+        }
         applyMaxTokens(request.maxTokens)
     }
 
+    /// How many of the base answer's first tokens spell exactly `prefix`, or nil when it is not such a start.
+    static func tokensCovering(_ prefix: String, seed: UInt64, limit: Int) -> Int? {
+        let target = Array(prefix.utf8)
+        if target.isEmpty { return 0 }
+        var text = TextGenerator(seed: seed)
+        var matched = 0
+        for tokens in 1...max(1, limit) {
+            let token = text.next().utf8
+            guard matched + token.count <= target.count,
+                  target[matched..<(matched + token.count)].elementsEqual(token) else { return nil }
+            matched += token.count
+            if matched == target.count { return tokens }
+        }
+        return nil
+    }
+
     private func wantsToolCalls(_ request: ChatRequest) -> Bool {
-        guard !request.tools.isEmpty else { return false }
+        guard !request.tools.isEmpty, request.partialPrefix == nil else { return false }
         switch request.toolChoice {
         case .none: return false
         case .required, .function: return true

@@ -19,6 +19,11 @@ struct ChatRequest: Sendable {
     var toolsJSON: JSONValue?
     var toolChoice: ToolChoice
     var parallelToolCalls: Bool
+    /// Partial mode: the content of a last `{"role":"assistant","content":…,"partial":true}` message, which the
+    /// answer continues without repeating it (Kimi's "partial mode").
+    var partialPrefix: String?
+    /// `response_format: {"type":"json_object"}`: the content is one valid JSON object.
+    var jsonObject = false
 
     struct ToolSpec: Sendable {
         var name: String
@@ -83,7 +88,46 @@ struct ChatRequest: Sendable {
             }
         }
         try parseTools(root, into: &request)
+        try parseResponseFormat(root, into: &request)
+        try parsePartial(into: &request, offset: cache == nil ? 0 : 1)
         return request
+    }
+
+    /// `response_format`: `{"type":"text"}` (the default) or `{"type":"json_object"}`.
+    private static func parseResponseFormat(_ root: JSONValue, into request: inout ChatRequest) throws(APIError) {
+        guard let format = root["response_format"], !format.isNull else { return }
+        guard case .object = format, let type = format["type"]?.stringValue else {
+            throw .invalidRequest("'response_format' must be an object like {\"type\": \"json_object\"}")
+        }
+        switch type {
+        case "text": break
+        case "json_object": request.jsonObject = true
+        default:
+            throw .invalidRequest("response_format.type must be \"text\" or \"json_object\" (got \"\(type)\")")
+        }
+    }
+
+    /// Partial mode: `partial: true` is only meaningful on the last message, an assistant message whose content
+    /// (a string) is the prefix of the answer. Kimi's documentation says not to combine it with json_object.
+    private static func parsePartial(into request: inout ChatRequest, offset: Int) throws(APIError) {
+        for (index, message) in request.messages.enumerated() {
+            guard let flag = message["partial"], !flag.isNull else { continue }
+            guard case .bool(let partial) = flag else {
+                throw .invalidRequest("messages[\(index + offset)].partial must be true or false")
+            }
+            guard partial else { continue }
+            guard index == request.messages.count - 1, message["role"]?.stringValue == "assistant" else {
+                throw .invalidRequest(
+                    "messages[\(index + offset)]: 'partial' is only allowed on the last message, which must have role 'assistant'")
+            }
+            guard let prefix = message["content"]?.stringValue else {
+                throw .invalidRequest("messages[\(index + offset)]: a partial assistant message needs its content as a string")
+            }
+            if request.jsonObject {
+                throw .invalidRequest("partial mode cannot be combined with response_format {\"type\": \"json_object\"}")
+            }
+            request.partialPrefix = prefix
+        }
     }
 
     static func parseObject(_ body: ByteBuffer) throws(APIError) -> JSONValue {

@@ -4,7 +4,10 @@ import Hummingbird
 /// Raised inside a body writer to make Hummingbird close the connection mid-body (scenario `drop`).
 struct DroppedConnection: Error {}
 
-/// Writes a chat answer as Server-Sent Events: every event is its own write (flushed), delays per settings.
+/// Writes a chat answer as Server-Sent Events: every event is its own HTTP chunk, delays per settings. Without a
+/// chunk delay (and without `split-sse`/`drop`, which need exact write boundaries) events are handed to the server
+/// in batches (one flush for many chunks, up to 64 KiB), as a real server's buffered writer does when tokens come
+/// faster than the network; with a delay every event is flushed on its own, the moment it is due.
 ///
 /// Event order: for each choice round-robin its deltas (role, reasoning, content, tool-call pieces); then one
 /// finish chunk per choice, the last one carrying `usage` inside the choice (Moonshot's placement); then, with
@@ -42,6 +45,7 @@ struct ChatStream: Sendable {
             }
             if includeUsage { try await output.send(encoding.usageChunk(usage: usage), to: &writer) }
             try await output.sendDone(to: &writer)
+            try await output.flush(to: &writer)
             try await writer.finish(nil)
         }
     }
@@ -59,15 +63,30 @@ struct ChatStream: Sendable {
 
 /// The byte-level side of a stream: SSE framing, delays, `split-sse`, `no-final-newline`, `drop`.
 struct SSEOutput {
+    static let batchBytes = 64 << 10
     let settings: RequestSettings
     private var rng: SeededRandom
     private let dropAfter: Int?
     private var sent = 0
+    /// Events are collected and flushed together (no chunk delay, no byte-exact scenario).
+    private let batching: Bool
+    private var pending: [ByteBuffer] = []
+    private var pendingBytes = 0
 
     init(settings: RequestSettings, seed: UInt64, dropAfter: Int?) {
         self.settings = settings
         rng = SeededRandom(seed: seed ^ 0x5551_7755)
         self.dropAfter = dropAfter
+        batching = settings.chunkDelayMs == 0 && dropAfter == nil && !settings.has(.splitSSE)
+    }
+
+    /// Hands the collected events to the server in one write.
+    mutating func flush(to writer: inout any ResponseBodyWriter) async throws {
+        guard !pending.isEmpty else { return }
+        let batch = pending
+        pending.removeAll(keepingCapacity: true)
+        pendingBytes = 0
+        try await writer.write(contentsOf: batch)
     }
 
     mutating func send(_ json: String, to writer: inout any ResponseBodyWriter) async throws {
@@ -94,6 +113,12 @@ struct SSEOutput {
         if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
         if let dropAfter, sent >= dropAfter { throw DroppedConnection() }
         sent += 1
+        if batching {
+            pending.append(buffer)
+            pendingBytes += buffer.readableBytes
+            if pendingBytes >= Self.batchBytes { try await flush(to: &writer) }
+            return
+        }
         guard settings.has(.splitSSE), buffer.readableBytes >= 4 else {
             try await writer.write(buffer)
             return

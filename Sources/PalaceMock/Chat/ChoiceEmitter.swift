@@ -33,6 +33,7 @@ struct ChoiceEmitter: Sendable {
     init(plan: ChoicePlan) {
         self.plan = plan
         text = TextGenerator(seed: plan.seed, loopAfter: plan.loopAfter)
+        for _ in 0..<plan.skipTokens { _ = text.next() }   // partial mode: the client already has these
         reasoning = TextGenerator(seed: plan.seed ^ 0xA5A5_A5A5_5A5A_5A5A)
         argumentRNG = SeededRandom(seed: plan.seed ^ 0x7007)
     }
@@ -76,6 +77,7 @@ struct ChoiceEmitter: Sendable {
         guard emittedContent < plan.contentTokens else { return nil }
         emittedContent += 1
         tokens += 1
+        if let fragments = plan.jsonFragments { return .content(fragments[emittedContent - 1]) }
         return .content(text.next())
     }
 

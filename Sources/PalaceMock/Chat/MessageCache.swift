@@ -24,6 +24,8 @@ final class MessageCache: Sendable {
         hash.mix(UInt64(plan.contentTokens))
         hash.mix(UInt64(plan.loopAfter.map { $0 + 1 } ?? 0))
         hash.mix(plan.finishReason)
+        hash.mix(UInt64(plan.skipTokens))
+        hash.mix(UInt64(plan.jsonFragments.map { $0.count + 1 } ?? 0))
         for call in plan.toolCalls {
             hash.mix(call.name)
             hash.mix(call.arguments)

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 
 /// A Moonshot-compatible API server for tests, benchmarks and offline use.
 ///
@@ -25,6 +26,15 @@ public struct MockServer: Sendable {
         } else {
             try await app.runService(gracefulShutdownSignals: [])
         }
+    }
+
+    /// Makes Hummingbird's event loops run every Swift task of this process (NIO's global-executor take-over), so a
+    /// request is read, handled and answered on one thread instead of hopping between the event loop and Swift's
+    /// cooperative pool — the hops cost more than the mock's work. For a process that serves only the mock
+    /// (`moonpalace mock`); call once, before serving. Returns false when it could not be installed.
+    @discardableResult
+    public static func adoptEventLoopsAsGlobalExecutor() -> Bool {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// The Hummingbird application, for embedding in another service group or for `HummingbirdTesting`.

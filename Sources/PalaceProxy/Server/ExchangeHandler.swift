@@ -1,5 +1,6 @@
 import Hummingbird
 import PalaceLog
+import Synchronization
 
 /// Forwards one client request upstream and relays the answer, recording it (DESIGN.md "One exchange").
 ///
@@ -17,7 +18,7 @@ struct ExchangeHandler: Sendable {
 
     let context: ProxyContext
 
-    func handle(_ request: Request) async -> Response {
+    func handle(_ request: Request, client: ClientConnection? = nil) async -> Response {
         let method = request.method.rawValue
         let target = request.head.path ?? "/"
         if target == "/" && (method == "GET" || method == "HEAD") {
@@ -72,9 +73,14 @@ struct ExchangeHandler: Sendable {
         // A whole body read for the chat features can exceed what sendBody queues before curl reads: start first.
         let startFirst = firstBody.readableBytes > UpstreamTransfer.highWater
         if startFirst { exchange.sentAt = Clock.nanos(); transfer.start() }
-        if bodyLength != nil {
-            await transfer.sendBody(firstBody)
-            if bodyDone { transfer.finishBody() }
+        if let bodyLength {
+            if bodyDone && bodyLength >= 0 && !startFirst {
+                // The whole body is here: curl sends it with the request head (one write, no read callbacks).
+                transfer.setWholeBody(firstBody)
+            } else {
+                await transfer.sendBody(firstBody)
+                if bodyDone { transfer.finishBody() }
+            }
         }
         if !startFirst { exchange.sentAt = Clock.nanos(); transfer.start() }
         if !bodyDone {
@@ -91,11 +97,16 @@ struct ExchangeHandler: Sendable {
                                                    message: "reading the client's request body failed: \(error)"))
             }
         }
+        // Once the request is in, a client that goes away cancels the upstream call (while waiting for the head or the
+        // body too). Before, its leaving shows as a failed body read: the step that names what went wrong.
+        let watch = DisconnectWatch(client: client, transfer: transfer)
 
         // (4) head
         var head: UpstreamHead
         switch await transfer.head() {
-        case .failure(let failure): return await exchange.fail(failure)
+        case .failure(let failure):
+            watch.stop()
+            return await exchange.fail(failure)
         case .success(let h): head = h
         }
         if exchange.chat.cacheID != nil {
@@ -103,22 +114,26 @@ struct ExchangeHandler: Sendable {
             switch await features.retryIfCacheRejected(head: head, transfer: transfer, exchange: exchange,
                                                         headers: plan.headers, body: firstBody, bodyLength: bodyLength) {
             case .proceed: break
-            case .respond(let response): return response
-            case .retried(let t, let h): transfer = t; head = h
+            case .respond(let response): watch.stop(); return response
+            case .retried(let t, let h): transfer = t; head = h; watch.follow(t)
             }
         }
         exchange.received(head: head, at: transfer.headAtNanos)
-        return await relay(head: head, transfer: transfer, exchange: exchange)
+        return await relay(head: head, transfer: transfer, exchange: exchange, watch: watch)
     }
 
     /// (5)–(7): relays the body, buffered or streamed.
-    private func relay(head: UpstreamHead, transfer: UpstreamTransfer, exchange: ExchangeState) async -> Response {
+    private func relay(head: UpstreamHead, transfer: UpstreamTransfer, exchange: ExchangeState,
+                       watch: DisconnectWatch) async -> Response {
         let status = HTTPResponse.Status(code: head.status, reasonPhrase: head.reason)
         let noBody = exchange.method == "HEAD" || head.status == 204 || head.status == 304
         let declared = exchange.curlDecoded ? nil : head.header("content-length").flatMap { Int($0) }
         let fields = HeaderPolicy.response(head.headers, dropEncoding: exchange.curlDecoded, keepLength: noBody)
 
-        if exchange.convertsToJSON { return await convert(status: status, head: head, transfer: transfer, exchange: exchange) }
+        if exchange.convertsToJSON {
+            defer { watch.stop() }
+            return await convert(status: status, head: head, transfer: transfer, exchange: exchange)
+        }
         // Small non-stream bodies (by the upstream's own length, encoded or not) are relayed in one write.
         let upstreamLength = head.header("content-length").flatMap { Int($0) }
         if noBody || (!exchange.tap.isSSE && (upstreamLength ?? .max) <= Self.bufferedBodyLimit) {
@@ -130,10 +145,12 @@ struct ExchangeHandler: Sendable {
                     var b = b
                     all.writeBuffer(&b)
                 case .end:
+                    watch.stop()
                     await exchange.finish()
                     return noBody ? Response(status: status, headers: fields)
                         : Response(status: status, headers: fields, body: ResponseBody(byteBuffer: all))
                 case .failed(let failure):
+                    watch.stop()
                     return await exchange.fail(failure)
                 }
             }
@@ -141,7 +158,16 @@ struct ExchangeHandler: Sendable {
 
         let isSSE = exchange.tap.isSSE
         let watched = exchange.watchesRepeat
+        // If the client is gone before the head is written, Hummingbird drops the body unrun: end the exchange then.
+        let unrun = UnrunBody {
+            watch.stop()
+            let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away before the response head was sent")
+            transfer.cancel(failure)
+            Task { _ = await exchange.fail(failure) }
+        }
         let body = ResponseBody(contentLength: watched ? nil : declared) { writer in
+            unrun.ran()
+            defer { watch.stop() }
             var sent = 0
             var held: ByteBuffer?
             while true {
@@ -220,4 +246,50 @@ struct ExchangeHandler: Sendable {
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: json))
     }
+}
+
+/// Cancels an exchange's upstream transfer when its client goes away (see `ClientConnection`); `stop()` once the
+/// exchange ended, so a later close of a kept-alive connection touches nothing; `follow(_:)` when the exchange
+/// moved to another transfer (auto-cache retry).
+final class DisconnectWatch: Sendable {
+    private final class Current: Sendable {
+        let transfer: Mutex<UpstreamTransfer>
+        init(_ transfer: UpstreamTransfer) { self.transfer = Mutex(transfer) }
+        func cancel() {
+            transfer.withLock { $0 }.cancel(UpstreamFailure(
+                step: .clientDisconnected, message: "the client closed its connection before the response was complete"))
+        }
+    }
+    private let client: ClientConnection?
+    private let token: Int?
+    private let current: Current
+
+    init(client: ClientConnection?, transfer: UpstreamTransfer) {
+        self.client = client
+        let current = Current(transfer)
+        self.current = current
+        guard let client else { token = nil; return }
+        token = client.onClose { current.cancel() }
+        if token == nil { current.cancel() }   // already gone
+    }
+
+    func follow(_ next: UpstreamTransfer) {
+        current.transfer.withLock { $0 = next }
+        if client?.isClosed == true { current.cancel() }
+    }
+
+    func stop() { client?.remove(token) }
+}
+
+/// Runs `dropped` when the last reference goes without `ran()` having been called (a response body closure that
+/// the server released without running it).
+final class UnrunBody: Sendable {
+    private let state = Mutex(false)
+    private let dropped: @Sendable () -> Void
+
+    init(dropped: @escaping @Sendable () -> Void) { self.dropped = dropped }
+
+    func ran() { state.withLock { $0 = true } }
+
+    deinit { if !state.withLock({ $0 }) { dropped() } }
 }

@@ -24,12 +24,12 @@ public struct ProxyMount: Sendable {
 
 /// Sends the mount's paths to the mount and everything else to the proxy.
 struct MountingResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = ProxyRequestContext
     let mount: ProxyMount?
     let proxy: ProxyResponder
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        if let mount, mount.matches(request.uri.path) { return await mount.respond(request, context) }
+        if let mount, mount.matches(request.uri.path) { return await mount.respond(request, context.basic) }
         return try await proxy.respond(to: request, context: context)
     }
 }

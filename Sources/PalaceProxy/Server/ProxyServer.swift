@@ -3,16 +3,21 @@ import Glibc
 #endif
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 import PalaceLog
 import ServiceLifecycle
 
 /// Routes every request of every method and path to the exchange handler (no router: nothing is special but `GET /`).
 struct ProxyResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = ProxyRequestContext
     let handler: ExchangeHandler
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        await handler.handle(request)
+        let channel = context.channel
+        return await withTaskExecutorPreference(EventLoopTaskExecutor.of(channel.eventLoop)) {
+            await handler.handle(request, client: ClientConnection.of(channel))
+        }
     }
 }
 
@@ -30,6 +35,7 @@ public final class ProxyServer: Sendable {
         let health = CaptureHealth(announce: { message in log.log(log.style.boldRed(message)) })
         let writer = try LogWriter.open(directory: config.logDirectory, options: LogWriterOptions(syncPolicy: config.syncPolicy))
         Self.raiseFileLimit()
+        if environment["MOONPALACE_COOPERATIVE_POOL"] == nil { _ = Self.eventLoopsRunTasks }
         let loop = try CurlLoop()
         context = ProxyContext(config: config, loop: loop, writer: writer, health: health, log: log)
     }
@@ -41,6 +47,7 @@ public final class ProxyServer: Sendable {
         logger.logLevel = .error
         let app = Application(
             responder: MountingResponder(mount: mount, proxy: ProxyResponder(handler: ExchangeHandler(context: context))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientConnectionWatcher()])),
             configuration: ApplicationConfiguration(
                 address: .hostname(config.host, port: config.port), serverName: nil, backlog: 1024),
             onServerRunning: { channel in
@@ -57,6 +64,12 @@ public final class ProxyServer: Sendable {
         await drain()
         if let runError { throw runError }
     }
+
+    /// The event loops run every Swift task of the process (NIO's global-executor take-over): an exchange's task then
+    /// runs on a client connection's event loop instead of Swift's cooperative pool, so reading the request,
+    /// handling it and writing the response need no thread hop between them — on a busy machine every hop is a wait
+    /// for a CPU. Installed once per process. Code on these tasks must not block for long (an event loop waits).
+    static let eventLoopsRunTasks: Bool = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 
     /// Each exchange holds two sockets (client and upstream): raise the soft descriptor limit to the hard one.
     static func raiseFileLimit() {

@@ -16,6 +16,8 @@ public final class CurlLoop: Sendable {
     }
 
     nonisolated(unsafe) private let multi: UnsafeMutableRawPointer
+    /// Transfers whose callbacks stored something during the current `curl_multi_perform` (loop thread only).
+    nonisolated(unsafe) var touched: [UpstreamTransfer] = []
     private let commands = Mutex<[Command]>([])
     private let stopped = Mutex(false)
 
@@ -83,12 +85,22 @@ public final class CurlLoop: Sendable {
             }
             pending.removeAll(keepingCapacity: true)
             curl_multi_perform(multi, &running)
+            // Finished transfers first, so an exchange woken for its head also finds its end (one wake-up).
             var left: Int32 = 0
             while let msg = curl_multi_info_read(multi, &left) {
                 var code = CURLE_OK
                 guard let easy = ccurl_msg_done(msg, &code) else { continue }
                 curl_multi_remove_handle(multi, easy)
                 if let t = active.removeValue(forKey: easy) { t.complete(code: code) }
+            }
+            // One wake-up per exchange per pass, with everything that arrived in it. Unpausing a drained transfer
+            // can deliver curl's cached bytes at once (callbacks inside curl_easy_pause), hence the repeat.
+            while !touched.isEmpty {
+                let batch = touched
+                touched.removeAll(keepingCapacity: true)
+                for t in batch where t.notifyWaiters() && active[t.easy] != nil {
+                    curl_easy_pause(t.easy, ccurl_pause_cont())
+                }
             }
             curl_multi_poll(multi, nil, 0, 1000, nil)
         }

@@ -75,10 +75,9 @@ extension UpstreamTransfer {
                 s.headerLines.removeAll()
             } else if line.isEmpty {
                 if (100..<200).contains(s.status) { s.status = 0; s.headerLines.removeAll(); return }
-                let head = UpstreamHead(status: s.status, reason: s.reason, headers: s.headerLines)
-                s.head = head
+                s.head = UpstreamHead(status: s.status, reason: s.reason, headers: s.headerLines)
                 s.headAtNanos = Clock.nanos()
-                if let w = s.headWaiter { s.headWaiter = nil; w.resume(returning: .success(head)) }
+                queueNotify(&s)
             } else if let colon = line.firstIndex(of: ":") {
                 let name = String(line[..<colon])
                 let value = line[line.index(after: colon)...].drop(while: { $0 == " " || $0 == "\t" })
@@ -91,16 +90,20 @@ extension UpstreamTransfer {
     func onBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         state.withLock { s in
             if s.buffered >= Self.highWater { s.recvPaused = true; return false }
-            let buffer = ByteBuffer(bytes: bytes)
-            if let w = s.bodyWaiter {
-                s.bodyWaiter = nil
-                w.resume(returning: .bytes(buffer))
-            } else {
-                s.chunks.append(buffer)
-                s.buffered += bytes.count
-            }
+            // Consecutive pieces of one pass are joined, so the reader gets them as one buffer.
+            if s.chunks.isEmpty { s.chunks.append(ByteBuffer(bytes: bytes)) }
+            else { s.chunks[s.chunks.count - 1].writeBytes(bytes) }
+            s.buffered += bytes.count
+            queueNotify(&s)
             return true
         }
+    }
+
+    /// Puts this transfer on the loop's list of waiters to resume after the current pass (loop thread, under `state`).
+    private func queueNotify(_ s: inout State) {
+        guard !s.notifyQueued else { return }
+        s.notifyQueued = true
+        loop.touched.append(self)
     }
 
     enum ReadOutcome { case bytes(Int), pause, end, abort }

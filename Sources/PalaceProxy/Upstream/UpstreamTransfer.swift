@@ -9,6 +9,10 @@ import Synchronization
 /// and the exchange's task (consumer of the response, producer of the request body). Everything they share lives in
 /// `state` behind a `Mutex`; the easy handle is touched by the loop thread only once the transfer is added.
 ///
+/// Wake-ups: curl's callbacks only store what arrived; the loop resumes the exchange's waiters once per pass over
+/// `curl_multi_perform` (`notifyWaiters`), so a small answer whose head, body and end arrive together wakes the
+/// exchange once, not three times (every wake-up is a thread hop on the request's critical path).
+///
 /// Backpressure, both ways: above `highWater` unread response bytes the write callback pauses the transfer and the
 /// reader unpauses it as it drains; the request body producer waits while more than `highWater` bytes are unsent.
 /// So memory per exchange stays around 2 × `highWater` whatever the body sizes and client speeds.
@@ -20,6 +24,8 @@ public final class UpstreamTransfer: Sendable {
     nonisolated(unsafe) let easy: UnsafeMutableRawPointer
     nonisolated(unsafe) var headerList: UnsafeMutablePointer<curl_slist>?
     nonisolated(unsafe) let errorBuffer: UnsafeMutablePointer<CChar>
+    /// The whole request body when it was known before `start()` (curl's POSTFIELDS; must outlive the transfer).
+    nonisolated(unsafe) var wholeBody: UnsafeMutableRawPointer?
     let url: String
     unowned let loop: CurlLoop
 
@@ -43,6 +49,8 @@ public final class UpstreamTransfer: Sendable {
         var uploadDone = false
         var sendPaused = false
         var uploadWaiter: CheckedContinuation<Void, Never>?
+        // The loop has this transfer on its list of waiters to resume after the current pass.
+        var notifyQueued = false
         // Outcome.
         var finished = false
         var failure: UpstreamFailure?
@@ -65,12 +73,27 @@ public final class UpstreamTransfer: Sendable {
         curl_easy_cleanup(easy)
         if let headerList { curl_slist_free_all(headerList) }
         errorBuffer.deallocate()
+        wholeBody?.deallocate()
     }
 
     // MARK: the exchange's side
 
     /// Starts the transfer on the loop.
     public func start() { loop.add(self) }
+
+    /// Sets the complete request body before `start()` (instead of `sendBody` + `finishBody`): curl then sends it
+    /// with the request head in one write, without read callbacks. Only for a body of declared length.
+    public func setWholeBody(_ bytes: ByteBuffer) {
+        let count = bytes.readableBytes
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 1)
+        bytes.withUnsafeReadableBytes { src in
+            if let base = src.baseAddress, count > 0 { copy.copyMemory(from: base, byteCount: count) }
+        }
+        wholeBody = copy
+        _ = ccurl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(count))
+        _ = ccurl_easy_setopt_pointer(easy, CURLOPT_POSTFIELDS, copy)
+        state.withLock { $0.uploadFinished = true; $0.uploadDone = true }
+    }
 
     /// Waits for the final response head (1xx responses are skipped).
     public func head() async -> Result<UpstreamHead, UpstreamFailure> {
@@ -149,6 +172,7 @@ public final class UpstreamTransfer: Sendable {
     /// Called by the loop when curl finished the transfer (or it was cancelled). Resumes every waiter.
     func complete(code: CURLcode, cancelledWith: UpstreamFailure? = nil) {
         let message = String(cString: errorBuffer)
+        var wake = Wake()
         state.withLock { s in
             if s.finished { return }   // a late cancel after curl already finished
             s.finished = true
@@ -161,17 +185,47 @@ public final class UpstreamTransfer: Sendable {
             }
             if let w = s.headWaiter {
                 s.headWaiter = nil
-                if let head = s.head { w.resume(returning: .success(head)) }
-                else {
-                    w.resume(returning: .failure(s.failure ?? UpstreamFailure(
-                        step: .readResponseHead, message: "upstream closed without a response (upstream \(url))")))
-                }
+                wake.head = (w, s.head.map { .success($0) } ?? .failure(s.failure ?? UpstreamFailure(
+                    step: .readResponseHead, message: "upstream closed without a response (upstream \(url))")))
             }
             if let w = s.bodyWaiter {
                 s.bodyWaiter = nil
-                w.resume(returning: s.failure.map { .failed($0) } ?? .end)
+                // Bytes not yet handed over come first; the end (or failure) is the reader's next call.
+                wake.body = (w, !s.chunks.isEmpty ? .bytes(Self.drain(&s)) : s.failure.map { .failed($0) } ?? .end)
             }
-            if let w = s.uploadWaiter { s.uploadWaiter = nil; w.resume() }
+            if let w = s.uploadWaiter { s.uploadWaiter = nil; wake.upload = w }
+        }
+        wake.resume()
+    }
+
+    /// Resumes the waiters for what the callbacks stored during the last `curl_multi_perform` (loop thread).
+    /// Returns true when the receive side was paused and has just been drained (the loop unpauses it).
+    func notifyWaiters() -> Bool {
+        var wake = Wake()
+        let unpause = state.withLock { s -> Bool in
+            s.notifyQueued = false
+            if let head = s.head, let w = s.headWaiter { s.headWaiter = nil; wake.head = (w, .success(head)) }
+            guard !s.chunks.isEmpty, let w = s.bodyWaiter else { return false }
+            s.bodyWaiter = nil
+            wake.body = (w, .bytes(Self.drain(&s)))
+            defer { s.recvPaused = false }
+            return s.recvPaused
+        }
+        wake.resume()
+        return unpause
+    }
+
+    /// Waiters to resume once `state` is unlocked: a task resumed under the lock would often run at once on
+    /// another core and block on that same lock (a futex sleep and wake-up for nothing).
+    private struct Wake {
+        var head: (CheckedContinuation<Result<UpstreamHead, UpstreamFailure>, Never>, Result<UpstreamHead, UpstreamFailure>)?
+        var body: (CheckedContinuation<UpstreamBodyEvent, Never>, UpstreamBodyEvent)?
+        var upload: CheckedContinuation<Void, Never>?
+
+        func resume() {
+            if let (w, value) = head { w.resume(returning: value) }
+            if let (w, value) = body { w.resume(returning: value) }
+            upload?.resume()
         }
     }
 

@@ -18,7 +18,9 @@ struct MockCommand: AsyncParsableCommand {
             request with the same seed (the request's "seed" field, else --seed) gets the same content bytes.
 
             Routes: POST /v1/chat/completions (JSON and SSE, n, tools, thinking models stream reasoning_content, \
-            max_tokens), GET /v1/models, POST/GET /v1/files, GET/DELETE /v1/files/{id}, GET /v1/files/{id}/content, \
+            max_tokens, response_format {"type":"json_object"} (content is one JSON object), Kimi's partial mode (a \
+            last assistant message with "partial": true is continued, not repeated; a prefix cut by max_tokens gets \
+            exactly the rest of the answer)), GET /v1/models, POST/GET /v1/files, GET/DELETE /v1/files/{id}, GET /v1/files/{id}/content, \
             POST /v1/tokenizers/estimate-token-count, GET /v1/users/me/balance, /v1/caching (+ /refs/tags).
 
             Scenarios (per request: header X-Mock-Scenario: NAME[,NAME...]; for all requests: --scenario NAME):
@@ -83,6 +85,7 @@ struct MockCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let host = host.contains(":") ? "[\(host)]" : host
+        MockServer.adoptEventLoopsAsGlobalExecutor()
         do {
             try await MockServer(options: options).run { port in
                 print("http://\(host):\(port)/v1")
