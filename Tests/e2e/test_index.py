@@ -129,3 +129,32 @@ def test_proxy_traffic_is_listed_at_once_and_cleanup_explains_the_lock(moonpalac
     busy = run(moonpalace_bin, "cleanup", "--id", str(rows[0]["id"]), "--yes", "--data-dir", proxy.data_dir,
                check=False)
     assert busy.returncode == 2 and "pid" in busy.stderr and "stop that process" in busy.stderr
+
+
+def test_start_keeps_the_index_current_without_a_read_command(moonpalace_bin, mock_server, proxy_factory):  # noqa: F811
+    """The tailer inside `start` indexes an exchange by itself (no CLI catch-up), within a second or so of its end."""
+    import sqlite3
+    import time
+    import urllib.request
+    proxy = proxy_factory(mock_server)
+    body = json.dumps({"model": "kimi-k2", "messages": [{"role": "user", "content": "tail me"}]}).encode()
+    req = urllib.request.Request(proxy.base_url + "/chat/completions", data=body,
+                                 headers={"Content-Type": "application/json", "Authorization": "Bearer sk-test"})
+    urllib.request.urlopen(req, timeout=30).read()
+    ended = time.monotonic()
+    path = os.path.join(proxy.data_dir, "index.sqlite")
+    count = 0
+    while time.monotonic() - ended < 15:
+        if os.path.exists(path):
+            try:
+                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+                count = db.execute("select count(*) from exchanges where state = 'complete'").fetchone()[0]
+                db.close()
+            except sqlite3.Error:
+                count = 0
+        if count:
+            break
+        time.sleep(0.05)
+    lag = time.monotonic() - ended
+    assert count == 1, "start did not index the exchange by itself"
+    print(f"indexed {lag * 1000:.0f} ms after the response ended")

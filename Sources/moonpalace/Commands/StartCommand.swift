@@ -116,6 +116,8 @@ struct StartCommand: AsyncParsableCommand {
             Task { await LogRetentionTask.run(server: server, policy: policy) }
         }
         defer { retentionTask?.cancel() }
+        let indexTask = Task { await Self.keepIndexCurrent(dir) }
+        defer { indexTask.cancel() }
         do {
             defer { RunningProxy.remove(dataDirectory: dir.path) }
             try await server.run(mount: WebMount.make(web, dataDirectory: dir, host: proxyConfig.host, server: server)) { port in
@@ -126,6 +128,20 @@ struct StartCommand: AsyncParsableCommand {
             }
         } catch {
             throw failure("the proxy stopped: \(error)")
+        }
+    }
+
+    /// The index tailer beside the proxy: read commands and the web admin find the index at most 250 ms behind the
+    /// log. Opened after the proxy starts (a rebuild of a big index never delays the banner); rows an earlier run
+    /// left in flight are marked incomplete before the first catch-up. Failures are reported and never stop the proxy.
+    private static func keepIndexCurrent(_ dir: DataDirectory) async {
+        let notice: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("moonpalace: \($0)\n".utf8)) }
+        do {
+            let tailer = try IndexTailer(dataDirectory: dir, notice: notice)
+            try tailer.start()
+            await tailer.run()
+        } catch {
+            notice("the index is not kept current while the proxy runs (\(error)); read commands catch it up themselves")
         }
     }
 
