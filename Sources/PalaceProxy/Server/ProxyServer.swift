@@ -35,7 +35,8 @@ public final class ProxyServer: Sendable {
         let health = CaptureHealth(announce: { message in log.log(log.style.boldRed(message)) })
         let writer = try LogWriter.open(directory: config.logDirectory, options: LogWriterOptions(syncPolicy: config.syncPolicy))
         Self.raiseFileLimit()
-        if environment["MOONPALACE_COOPERATIVE_POOL"] == nil { _ = Self.eventLoopsRunTasks }
+        // Opt-in only: `start` also runs the index tailer (SQLite work) on a task, which must not block an event loop.
+        if environment["MOONPALACE_EVENT_LOOP_TASKS"] == "1" { _ = Self.eventLoopsRunTasks }
         let loop = try CurlLoop()
         context = ProxyContext(config: config, loop: loop, writer: writer, health: health, log: log)
     }
