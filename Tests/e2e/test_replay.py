@@ -113,6 +113,22 @@ def test_explain_against_the_mock(moonpalace_bin, proxy_factory, mock_factory, t
     wrong = run(moonpalace_bin, "explain", "--id", "1", "--key", "sk-wrong", "--data-dir", proxy.data_dir, check=False)
     assert wrong.returncode != 0 and "HTTP 401" in wrong.stderr
     os.remove(os.path.join(proxy.data_dir, "config.yaml"))
+    # config.yml (MoonPalace's other spelling) is read the same way `start` reads it
+    with open(os.path.join(proxy.data_dir, "config.yml"), "w") as f:
+        f.write(f"endpoint: {root}\nstart:\n  key: sk-explain-key-0000\n")
+    assert run(moonpalace_bin, "explain", "--id", "1", "--data-dir", proxy.data_dir,
+               env={"MOONSHOT_API_KEY": ""}).stdout.strip()
+    os.remove(os.path.join(proxy.data_dir, "config.yml"))
+    # ~/.moonpalace/config.yaml that moves the data elsewhere: its endpoint and key still apply (as for `start`)
+    home = tmp_path / "home"
+    (home / ".moonpalace").mkdir(parents=True)
+    (home / ".moonpalace" / "config.yaml").write_text(
+        f"endpoint: {root}\ndata-dir: {proxy.data_dir}\nstart:\n  key: sk-explain-key-0000\n")
+    moved = {k: v for k, v in os.environ.items() if k not in ("MOONSHOT_API_KEY", "MOONPALACE_HOME")}
+    moved["HOME"] = str(home)
+    redirected = subprocess.run([moonpalace_bin, "explain", "--id", "1"], capture_output=True, text=True, timeout=60,
+                                env=moved)
+    assert redirected.returncode == 0 and redirected.stdout.strip(), redirected.stderr
     env = {k: v for k, v in os.environ.items() if k != "MOONSHOT_API_KEY"}
     nokey = subprocess.run([moonpalace_bin, "explain", "--id", "1", "--endpoint", root, "--data-dir", proxy.data_dir],
                            capture_output=True, text=True, timeout=60, env=env)

@@ -46,12 +46,8 @@ struct ExplainCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await IndexCLI.runAsync {
-            let (index, dir) = try IndexCLI.open(data)
-            guard let found = try index.find(id: id, chatcmpl: chatcmpl, requestID: requestid),
-                  let s = try index.summary(id: found), let ex = try index.exchange(id: found) else {
-                throw IndexError.notFound("no exchange matches the selection; try 'moonpalace list'")
-            }
-            let config = (try? ConfigFile.load(path: dir.configPath)) ?? ConfigFile()
+            let (index, _, config) = try IndexCLI.openWithConfig(data)
+            let (s, ex) = try IndexCLI.select(index, id: id, chatcmpl: chatcmpl, requestID: requestid)
             let env = ProcessInfo.processInfo.environment
             let base = ProxyConfiguration.normalizeEndpoint(endpoint ?? config.endpoint ?? "cn")
             let request = Self.request(s, ex, model: model)

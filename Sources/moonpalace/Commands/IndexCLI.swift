@@ -13,7 +13,13 @@ import Darwin
 enum IndexCLI {
     /// Opens the data directory's index and catches it up (so `list` right after a call shows it).
     static func open(_ data: DataDirOptions, catchUp: Bool = true) throws -> (ExchangeIndex, DataDirectory) {
-        let dir = try data.open()
+        let (index, dir, _) = try openWithConfig(data, catchUp: catchUp)
+        return (index, dir)
+    }
+
+    /// `open` plus the configuration that applies (config.yaml or config.yml, the one `start` reads).
+    static func openWithConfig(_ data: DataDirOptions, catchUp: Bool = true) throws -> (ExchangeIndex, DataDirectory, ConfigFile) {
+        let (dir, config) = try data.openWithConfig()
         let index = try ExchangeIndex(dataDirectory: dir, notice: { note($0) })
         if catchUp {
             let tty = isatty(2) != 0
@@ -21,7 +27,16 @@ enum IndexCLI {
             if tty && report.records >= 20_000 { IndexCLI.err("\r\u{1B}[K") }
             for d in report.damage.prefix(3) { note("log damage skipped: \(d)") }
         }
-        return (index, dir)
+        return (index, dir, config)
+    }
+
+    /// The exchange chosen by `--id`, `--chatcmpl` or `--requestid`, with its summary and decoded records.
+    static func select(_ index: ExchangeIndex, id: Int64?, chatcmpl: String?, requestID: String?) throws -> (ExchangeSummary, LoadedExchange) {
+        guard let found = try index.find(id: id, chatcmpl: chatcmpl, requestID: requestID),
+              let s = try index.summary(id: found), let ex = try index.exchange(id: found) else {
+            throw IndexError.notFound("no exchange matches the selection; try 'moonpalace list'")
+        }
+        return (s, ex)
     }
 
     /// Writes to stderr without buffering (no shared `FILE*`, which Swift 6 rejects as global mutable state).

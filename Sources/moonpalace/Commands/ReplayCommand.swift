@@ -36,19 +36,15 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await IndexCLI.runAsync {
-            let (index, dir) = try IndexCLI.open(data)
-            guard let found = try index.find(id: id, chatcmpl: chatcmpl, requestID: requestid),
-                  let s = try index.summary(id: found), let ex = try index.exchange(id: found) else {
-                throw IndexError.notFound("no exchange matches the selection; try 'moonpalace list'")
-            }
-            let config = (try? ConfigFile.load(path: dir.configPath)) ?? ConfigFile()
+            let (index, dir, config) = try IndexCLI.openWithConfig(data)
+            let (s, ex) = try IndexCLI.select(index, id: id, chatcmpl: chatcmpl, requestID: requestid)
             let env = ProcessInfo.processInfo.environment
             let apiKey = key ?? config.start.key ?? env["MOONSHOT_API_KEY"]
             if apiKey == nil {
                 IndexCLI.note("no API key from --key, config.yaml (start.key) or MOONSHOT_API_KEY: sending without "
                               + "Authorization (a proxy started with --key adds its own)")
             }
-            var request = ReplayRequest(originalID: UInt64(found), begin: ex.begin, requestBody: ex.requestBody, key: apiKey)
+            var request = ReplayRequest(originalID: UInt64(s.id), begin: ex.begin, requestBody: ex.requestBody, key: apiKey)
             try request.apply(sets: set)
 
             let outcome: ReplayOutcome
@@ -74,7 +70,7 @@ struct ReplayCommand: AsyncParsableCommand {
                                                                environment: env)
             }
             let newID = outcome.exchangeID.map { "exchange \($0)" } ?? "a new exchange"
-            IndexCLI.out("replayed exchange \(found) as \(newID) via \(outcome.via)")
+            IndexCLI.out("replayed exchange \(s.id) as \(newID) via \(outcome.via)")
             let original = ResponseFacts(status: s.status ?? 0, body: ex.responseBody, stream: ex.isStream)
             let isSSE = (outcome.reply.header("content-type") ?? "").lowercased().hasPrefix("text/event-stream")
             let replay = ResponseFacts(status: outcome.reply.status, body: outcome.reply.body, stream: isSSE)
