@@ -11,6 +11,10 @@ import PalaceWire
 /// 4-space indentation and a trailing newline; `body` is the body's JSON when it is JSON, else a string (`""` when
 /// empty). Stream bodies are the raw event text (`export`) or the merged completion (`list --export`).
 public enum CaseExport {
+    /// Begin-record meta keys shown in an exchange's metadata (FORMAT.md, begin field 11): an imported row's own
+    /// `moonpalace_id` / `requested_at` / `imported_from`, a replay's `replay_of`.
+    public static let shownMetaKeys: Set<String> = ["moonpalace_id", "requested_at", "replay_of", "imported_from"]
+
     public enum StreamBody: Sendable { case raw, merged }
 
     /// The case file's bytes. `escapeHTML` writes `<`, `>`, `&` as `\u003c`… (MoonPalace's `--escape-html`).
@@ -63,7 +67,7 @@ public enum CaseExport {
         add("total_tokens", s.totalTokens.map(String.init)); add("cached_tokens", s.cachedTokens.map(String.init))
         add("error_step", s.errorStep)
         if s.state != "complete" { m["state"] = s.state }
-        for f in ex?.begin.meta ?? [] where ["moonpalace_id", "requested_at", "replay_of", "imported_from"].contains(f.name) {
+        for f in ex?.begin.meta ?? [] where shownMetaKeys.contains(f.name) {
             if f.name == "moonpalace_id" { m["id"] = String(s.id) }
             m[f.name] = f.value
         }

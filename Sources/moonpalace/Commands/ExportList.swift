@@ -27,7 +27,7 @@ enum ExportList {
 enum ExportMeta {
     static func merge(_ m: [(String, String)], _ ex: LoadedExchange?, id: Int64) -> [(String, String)] {
         var out = m
-        for f in ex?.begin.meta ?? [] where ["moonpalace_id", "requested_at", "replay_of", "imported_from"].contains(f.name) {
+        for f in ex?.begin.meta ?? [] where CaseExport.shownMetaKeys.contains(f.name) {
             if f.name == "moonpalace_id" { out.append(("id", String(id))) }
             out.removeAll { $0.0 == f.name }
             out.append((f.name, f.value))
