@@ -62,7 +62,8 @@ let package = Package(
         .testTarget(name: "PalaceIndexTests", dependencies: ["PalaceIndex", "PalaceLog", "PalaceWire"]),
         .testTarget(name: "PalaceWebTests", dependencies: [
             "PalaceWeb", "PalaceIndex", "PalaceLog", "PalaceWire",
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ],
     swiftLanguageModes: [.v6]

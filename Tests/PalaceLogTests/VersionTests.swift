@@ -65,4 +65,56 @@ import Testing
         let again = try LogReader(directory: dir.path).records()
         #expect(Array(again).map(\.sequence) == Array(1...8) && again.damage.isEmpty)
     }
+
+    /// `Fixtures/v1.1-log`: written by the 1.1 proxy (`moonpalace start` before this field existed) in front of
+    /// `moonpalace mock` — exchange 1 a 6-chunk stream, 2 a JSON answer, 3 a slow 30-chunk stream whose body went out
+    /// in two response chunk records, then a `goodcase` annotation of exchange 1 — with its CHECKPOINT.
+    @Test func version11LogReadsWithoutArrivalTimesAndContinues() async throws {
+        let dir = TempDirectory("v11"); defer { dir.remove() }
+        let src = Self.fixtures.appendingPathComponent("v1.1-log").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: src).sorted()
+        #expect(names == ["00000000000000000001.seg", "CHECKPOINT"])
+        for name in names { dir.write(name, [UInt8](try #require(FileManager.default.contents(atPath: src + "/" + name)))) }
+
+        let it = try LogReader(directory: dir.path).records()
+        let old = Array(it)
+        #expect(it.damage.isEmpty && old.map(\.sequence) == Array(1...9))
+        #expect(old.map(\.record.type) == [.begin, .end, .begin, .end, .begin, .chunk, .chunk, .end, .annotation])
+        for r in old {
+            if case .chunk(let c) = r.record { #expect(c.direction == .response && c.arrivals.isEmpty) }
+            if case .end(let e) = r.record { #expect(e.arrivals.isEmpty && e.status == 200) }
+        }
+        let reader = try LogReader(directory: dir.path)
+        let stream = try #require(reader.exchange(id: 3))
+        let end = try #require(stream.end)
+        #expect(end.flags.contains(.stream) && end.timings.ttft != nil && end.timings.total != nil)
+        #expect(stream.responseBody.count == Int(end.responseBodyLength) && stream.responseArrivals.isEmpty)
+        #expect(String(decoding: stream.responseBody, as: UTF8.self).hasSuffix("data: [DONE]\n\n"))
+        #expect(stream.begin.clientRequestID == "v11-slow" && end.mergedCompletion != nil)
+        let first = try #require(reader.exchange(id: 1))
+        #expect(first.begin.requestHeaders.contains { $0.name == "Authorization" && $0.value.hasSuffix("abcd") && $0.value.contains("****") })
+        #expect(old[8].record == .annotation(Annotation(exchangeID: 1, category: "goodcase")))
+
+        // A 1.2 writer continues the log; its records carry arrival times, the old ones still read as before.
+        let w = try LogWriter.open(directory: dir.path)
+        #expect(w.nextSequence == 10 && w.nextExchangeID == 4)
+        let (x, _) = try await w.appendBegin(Samples.begin(4))
+        var early = BodyArrivals()
+        early.append(length: 4, micros: 1_000); early.append(length: 6, micros: 1_500)
+        _ = try await w.append(.chunk(ExchangeChunk(exchangeID: x, direction: .response, offset: 0,
+                                                    bytes: Array("data: 1\n\n".utf8), arrivals: early)))
+        var late = BodyArrivals()
+        late.append(length: 5, micros: 2_500)
+        _ = try await w.append(.end(ExchangeEnd(exchangeID: x, endedAt: 1, status: 200, responseBody: Array("x\n\n\n\n".utf8),
+                                                responseBodyOffset: 10, flags: [.stream], arrivals: late)))
+        try await w.close()
+        let again = try LogReader(directory: dir.path)
+        let all = Array(again.records())
+        #expect(all.count == 12 && Array(all.prefix(9)).map(\.record) == old.map(\.record))
+        let fresh = try #require(again.exchange(id: x))
+        #expect(fresh.responseArrivals == [BodyArrival(offset: 0, length: 4, micros: 1_000),
+                                           BodyArrival(offset: 4, length: 6, micros: 1_500),
+                                           BodyArrival(offset: 10, length: 5, micros: 2_500)])
+        #expect(again.exchange(id: 3)?.responseArrivals.isEmpty == true)
+    }
 }

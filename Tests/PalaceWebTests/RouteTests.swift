@@ -1,6 +1,5 @@
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import PalaceIndex
 import PalaceLog
 import Testing
@@ -9,7 +8,7 @@ import Testing
 import Glibc
 #endif
 
-/// Routes in-process against a real log written by the real `LogWriter` (TrafficGenerator's realistic traffic)
+/// Routes over a real 127.0.0.1 socket against a real log written by the real `LogWriter` (TrafficGenerator's realistic traffic)
 /// and the real index; annotations go through `WebActions.openingWriter`, as in `moonpalace web`.
 @Suite(.serialized) struct RouteTests {
     static func dataDirectory(exchanges: Int) async throws -> DataDirectory {
@@ -24,12 +23,11 @@ import Glibc
     }
 
     static func withApp(_ dir: DataDirectory, options: WebOptions = WebOptions(),
-                        _ body: @Sendable (PalaceWebApp, any TestClientProtocol) async throws -> Void) async throws {
+                        _ body: @Sendable (PalaceWebApp, WebClient) async throws -> Void) async throws {
         let web = try PalaceWebApp(dataDirectory: dir, options: options,
                                    actions: WebActions(annotate: WebActions.openingWriter(logDirectory: dir.logDirectory)))
         await web.feed.catchUpNow()
-        let app = Application(responder: WebResponder(app: web))
-        try await app.test(.router) { client in try await body(web, client) }
+        try await withServer(web) { client in try await body(web, client) }
     }
 
     static func ids(_ html: String) -> [Int64] {
@@ -120,6 +118,48 @@ import Glibc
             var h = HTTPFields()
             h[.cookie] = "palace_token=tok"
             try await client.execute(uri: "/palace/", method: .get, headers: h) { r in #expect(r.status == .ok) }
+        }
+    }
+
+    /// A stream recorded with arrival times (log format 1.2) is drawn at them; one without (older records) keeps the
+    /// ordered placement and says so.
+    @Test func streamTimelineUsesArrivalTimesAndLabelsOrderedPlacement() async throws {
+        let dir = try await Self.dataDirectory(exchanges: 0)
+        defer { _ = system("rm -rf '\(dir.path)'") }
+        let events = [#"data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}"# + "\n\n",
+                      #"data: {"choices":[{"index":0,"delta":{"content":"lo"}}]}"# + "\n\n",
+                      #"data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"# + "\n\n",
+                      "data: [DONE]\n\n"].map { Array($0.utf8) }
+        var arrivals = BodyArrivals()
+        arrivals.append(length: events[0].count, micros: 100_000)
+        arrivals.append(length: events[1].count + events[2].count, micros: 900_000)   // two events in one read
+        arrivals.append(length: events[3].count, micros: 1_000_000)
+        let writer = try LogWriter.open(directory: dir.logDirectory, options: LogWriterOptions(syncPolicy: .none))
+        for timed in [true, false] {
+            let (id, _) = try await writer.appendBegin(ExchangeBegin(
+                startedAt: 1_700_000_000_000_000, method: "POST", target: "/v1/chat/completions", endpoint: "http://mock",
+                requestBody: Array(#"{"model":"kimi-k2","stream":true,"messages":[{"role":"user","content":"hi"}]}"#.utf8),
+                flags: [.stream]))
+            let body = events.flatMap { $0 }
+            _ = try await writer.append(.end(ExchangeEnd(
+                exchangeID: id, endedAt: 1_700_000_001_000_000, status: 200,
+                responseHeaders: [HeaderField(name: "Content-Type", value: "text/event-stream")], responseBody: body,
+                responseBodyLength: UInt64(body.count),
+                timings: ExchangeTimings(ttfb: 80_000, ttft: 100_000, total: 1_000_000), model: "kimi-k2",
+                finishReasons: ["stop"], flags: [.stream], arrivals: timed ? arrivals : BodyArrivals())))
+        }
+        try await writer.close()
+        try await Self.withApp(dir) { _, client in
+            let timed = try await client.execute(uri: "/palace/x/1", method: .get) { r in r.text }
+            #expect(timed.contains("data-placement=\"arrival\"") && !timed.contains("data-placement=\"order\""))
+            // ticks at 100, 900 (events 1 and 2 share their read) and 1000 ms
+            #expect(timed.ranges(of: "class=\"ev\"").count == 3)
+            #expect(timed.contains("<title>event 1 at 900 ms</title>") && timed.contains("longest gap 800 ms after event 0"))
+            #expect(timed.contains("<td class=\"num\">900.0 ms</td><td class=\"num\">+800.0</td>"))
+            #expect(timed.contains("output characters over time"))
+            let ordered = try await client.execute(uri: "/palace/x/2", method: .get) { r in r.text }
+            #expect(ordered.contains("data-placement=\"order\"") && ordered.contains("Events placed by order"))
+            #expect(!ordered.contains("class=\"ev\"") && ordered.contains("output characters by event (placed by order)"))
         }
     }
 }

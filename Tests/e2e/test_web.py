@@ -117,6 +117,10 @@ def test_exchange_page_conversation_and_raw(filled):
     r = filled.get(f"/palace/x/{stream}")
     assert 'id="timeline"' in r.text and 'id="ttft"' in r.text and "Merged completion" in r.text
     assert '"object": "chat.completion"' in r.text
+    # events drawn at their recorded arrival (the mock paced 25 chunks 20 ms apart): times rise, spread ≥ 24 × 20 ms
+    assert 'data-placement="arrival"' in r.text and 'class="ev"' in r.text
+    times = [float(t) for t in re.findall(r'<tr(?: class="done")?><td>\d+</td><td class="num">([\d.]+) ms</td>', r.text)]
+    assert len(times) >= 25 and times == sorted(times) and times[-1] - times[0] >= 400, times
     # tool call pretty JSON, then the tool message in the follow-up
     tool = ids_by(filled, {"p": "response_body.choices.0.finish_reason == 'tool_calls'"})
     assert tool, "the mock answered the tools request with a tool call"
@@ -377,3 +381,42 @@ def test_replay_from_web_alone_needs_a_running_proxy(moonpalace_bin, tmp_path):
         assert "bad case" in fetch(root + "/palace/x/1").text
     finally:
         _stop(proc.popen)
+
+
+def test_log_records_when_each_stream_read_arrived(filled, moonpalace_bin):
+    """FORMAT.md 1.2 `arrivals`: a stream long enough to be written in chunk records carries, per record, the reads
+    of its bytes with their arrival times; together they cover the whole body, in order; JSON answers carry none."""
+    import openai
+    client = openai.OpenAI(base_url=filled.base_url, api_key="sk-arrivals")
+    for _ in client.chat.completions.create(model="kimi-arrivals", messages=[{"role": "user", "content": "slow"}], stream=True,
+                                            extra_headers={"X-Mock-Chunk-Delay-Ms": "100", "X-Mock-Chunks": "14",
+                                                           "X-Request-Id": "arrivals-e2e"}):
+        pass
+    def dumped():
+        out = subprocess.run([moonpalace_bin, "log", "dump", "--data-dir", filled.data_dir], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+    records = []
+    def ended():
+        records[:] = dumped()
+        begins = [r for r in records if r["type"] == "begin" and r.get("client_request_id") == "arrivals-e2e"]
+        return begins and any(r["type"] == "end" and r["exchange"] == begins[0]["exchange"] for r in records)
+    assert wait_until(ended, timeout=15)
+    x = next(r["exchange"] for r in records if r["type"] == "begin" and r.get("client_request_id") == "arrivals-e2e")
+    mine = [r for r in records if r["exchange"] == x and r["type"] in ("chunk", "end")]
+    chunks = [r for r in mine if r["type"] == "chunk"]
+    end = mine[-1]
+    assert end["type"] == "end" and chunks, "a 1.4 s stream is written in chunk records as it goes"
+    reads = [a for r in mine for a in r.get("arrivals", [])]
+    assert all("arrivals" in r for r in mine)
+    # contiguous from 0 to the body's end, times rising and within the exchange's total
+    assert reads[0][0] == 0 and all(a[0] + a[1] == b[0] for a, b in zip(reads, reads[1:]))
+    assert reads[-1][0] + reads[-1][1] == end["response_body_length"]
+    times = [a[2] for a in reads]
+    assert times == sorted(times) and times[-1] <= end["timings"]["total_us"]
+    assert times[-1] - times[0] >= 1_000_000, "14 chunks 100 ms apart arrive over more than a second"
+    for c in chunks:
+        assert c["arrivals"][0][0] == c["body_offset"]                 # each record covers its own bytes
+    # a JSON answer has none
+    first_json = next(r for r in records if r["type"] == "end" and "text/event-stream" not in json.dumps(r["response_headers"]))
+    assert "arrivals" not in first_json

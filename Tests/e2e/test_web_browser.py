@@ -101,6 +101,7 @@ def test_exchange_pages_in_chromium(browsed):
     surl = f"{browsed.root}/palace/x/{stream}"
     sdom = dump_dom(surl)
     assert 'id="timeline"' in sdom and 'id="ttft"' in sdom and "<svg" in sdom and "Merged completion" in sdom
+    assert 'data-placement="arrival"' in sdom and 'class="ev"' in sdom and "Events at their recorded arrival" in sdom
     screenshot(surl, "exchange-stream.png", height=1600)
     tool = row_ids(browsed.get("/palace/?" + urllib.parse.urlencode(
         {"p": "request_body.messages.-1.role == 'tool'"})).text)[0]

@@ -97,7 +97,7 @@ def fill(base_url):
         {"role": "user", "content": ZH_QUESTION}], seed=1)
     text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
         model="kimi-k2-0905-preview", messages=[{"role": "user", "content": "Stream a story about the moon."}],
-        stream=True, seed=2) if c.choices)
+        stream=True, seed=2, extra_headers={"X-Mock-Chunks": "25", "X-Mock-Chunk-Delay-Ms": "20"}) if c.choices)
     tool = client.chat.completions.create(model="moonshot-v1-8k", tools=TOOLS, seed=3,
                                           messages=[{"role": "user", "content": "weather in Paris?"}])
     call = tool.choices[0].message.tool_calls[0]

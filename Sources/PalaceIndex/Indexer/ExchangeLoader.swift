@@ -8,6 +8,9 @@ public struct LoadedExchange: Sendable {
     public var requestBody: [UInt8]
     /// The response body exactly as received (raw SSE for streams), reassembled from chunk records and the end.
     public var responseBody: [UInt8]
+    /// When the response body's reads arrived (FORMAT.md 1.2), in body order; empty for records written before 1.2
+    /// (or without a response stream).
+    public var responseArrivals: [BodyArrival] = []
 
     public var isStream: Bool { begin.flags.union(end?.flags ?? []).contains(.stream) }
 
@@ -60,14 +63,19 @@ struct ExchangeLoader {
         }
         var ex = LoadedExchange(begin: b, end: nil, requestBody: b.requestBody, responseBody: [])
         var reqChunks: [(UInt64, [UInt8])] = [], respChunks: [(UInt64, [UInt8])] = []
+        var arrivals: [(offset: UInt64, arrivals: BodyArrivals)] = []
         for p in positions {
             let r: StoredRecord
             do { r = try reader.read(at: p) } catch { throw IndexError.stale("exchange \(id): \(error)") }
             switch r.record {
             case .chunk(let c) where c.exchangeID == UInt64(id):
-                if c.direction == .request { reqChunks.append((c.offset, c.bytes)) } else { respChunks.append((c.offset, c.bytes)) }
+                if c.direction == .request { reqChunks.append((c.offset, c.bytes)) } else {
+                    respChunks.append((c.offset, c.bytes))
+                    arrivals.append((c.offset, c.arrivals))
+                }
             case .end(let e) where e.exchangeID == UInt64(id):
                 ex.end = e
+                arrivals.append((e.responseBodyOffset, e.arrivals))
             default:
                 throw IndexError.stale("exchange \(id): unexpected record at \(p)")
             }
@@ -77,6 +85,7 @@ struct ExchangeLoader {
         for (_, bytes) in respChunks.sorted(by: { $0.0 < $1.0 }) { body += bytes }
         if let e = ex.end { body += e.responseBody }
         ex.responseBody = body
+        ex.responseArrivals = BodyArrivals.join(arrivals)
         return ex
     }
 }

@@ -51,6 +51,7 @@ enum PayloadDecoder {
             case (2, 0): direction = try r.varint()
             case (3, 0): c.offset = try r.varint()
             case (4, 2): c.bytes = try r.bytes()
+            case (5, 2): c.arrivals = BodyArrivals(packed: try r.bytes())
             default: try r.skip(wire: wire)
             }
         }
@@ -84,6 +85,7 @@ enum PayloadDecoder {
             case (18, 2): e.warnings.append(try r.string())
             case (19, 2): e.failure = try failure(&r)
             case (20, 2): e.mergedCompletion = try r.bytes()
+            case (21, 2): e.arrivals = BodyArrivals(packed: try r.bytes())
             default: try r.skip(wire: wire)
             }
         }

@@ -24,6 +24,7 @@ enum PayloadEncoding {
             w.uint(2, UInt64(c.direction.rawValue))
             w.uint(3, c.offset)
             w.bytes(4, c.bytes)
+            w.bytes(5, c.arrivals.packed)
         case .end(let e):
             w.sint(2, e.endedAt)
             w.sint(3, Int64(e.status))
@@ -61,6 +62,7 @@ enum PayloadEncoding {
                 w.message(19) { m in m.string(1, f.step); m.string(2, f.message) }
             }
             if let m = e.mergedCompletion { w.bytes(20, m, omitEmpty: false) }
+            w.bytes(21, e.arrivals.packed)
         case .annotation(let a):
             if let c = a.category { w.string(2, c, omitEmpty: false) }
             for t in a.addTags { w.string(3, t, omitEmpty: false) }
@@ -84,8 +86,8 @@ extension LogRecord {
     var bodySizeHint: Int {
         switch self {
         case .begin(let b): b.requestBody.count + b.target.utf8.count + 64 * b.requestHeaders.count
-        case .chunk(let c): c.bytes.count
-        case .end(let e): e.responseBody.count + (e.mergedCompletion?.count ?? 0) + 64 * e.responseHeaders.count
+        case .chunk(let c): c.bytes.count + c.arrivals.packed.count
+        case .end(let e): e.responseBody.count + (e.mergedCompletion?.count ?? 0) + 64 * e.responseHeaders.count + e.arrivals.packed.count
         case .annotation, .tombstone: 64
         }
     }

@@ -16,6 +16,8 @@ public struct Exchange: Sendable {
     public var end: ExchangeEnd?
     public var requestBody: [UInt8]
     public var responseBody: [UInt8]
+    /// When the response body's reads arrived (since 1.2; empty when the records carry no arrival times).
+    public var responseArrivals: [BodyArrival]
     public var category: String?
     public var tags: [String]
     /// Positions of every record of this exchange, in log order.
@@ -32,6 +34,7 @@ public struct ExchangeAssembler: Sendable {
         var end: ExchangeEnd?
         var requestPieces: [(UInt64, [UInt8])] = []
         var responsePieces: [(UInt64, [UInt8])] = []
+        var arrivals: [(offset: UInt64, arrivals: BodyArrivals)] = []
         var category: String?
         var tags: [String] = []
         var positions: [RecordPosition] = []
@@ -57,8 +60,12 @@ public struct ExchangeAssembler: Sendable {
         case .chunk(let c):
             if c.direction == .request { p.requestPieces.append((c.offset, c.bytes)) } else {
                 p.responsePieces.append((c.offset, c.bytes))
+                p.arrivals.append((c.offset, c.arrivals))
             }
-        case .end(let e): p.end = e; p.responsePieces.append((e.responseBodyOffset, e.responseBody))
+        case .end(let e):
+            p.end = e
+            p.responsePieces.append((e.responseBodyOffset, e.responseBody))
+            p.arrivals.append((e.responseBodyOffset, e.arrivals))
         case .annotation(let a):
             if let c = a.category { p.category = c.isEmpty ? nil : c }
             for t in a.addTags where !p.tags.contains(t) { p.tags.append(t) }
@@ -72,7 +79,7 @@ public struct ExchangeAssembler: Sendable {
     public func exchange(_ id: UInt64) -> Exchange? {
         guard let p = parts[id], let begin = p.begin else { return nil }
         return Exchange(begin: begin, end: p.end, requestBody: Self.join(p.requestPieces),
-                        responseBody: Self.join(p.responsePieces), category: p.category, tags: p.tags,
+                        responseBody: Self.join(p.responsePieces), responseArrivals: BodyArrivals.join(p.arrivals), category: p.category, tags: p.tags,
                         positions: p.positions, state: p.end == nil ? .incomplete : .complete)
     }
 

@@ -26,6 +26,7 @@ public enum RecordJSON {
             o.string("direction", c.direction == .request ? "request" : "response")
             o.number("body_offset", c.offset)
             o.body("bytes", c.bytes)
+            if !c.arrivals.isEmpty { o.raw("arrivals", Self.arrivals(c.arrivals, from: c.offset)) }
         case .end(let e):
             o.string("ended_at", RFC3339.format(micros: e.endedAt))
             o.int("status", Int64(e.status))
@@ -58,6 +59,7 @@ public enum RecordJSON {
                 o.raw("failure", m.finished())
             }
             if let m = e.mergedCompletion { o.body("merged_completion", m) }
+            if !e.arrivals.isEmpty { o.raw("arrivals", Self.arrivals(e.arrivals, from: e.responseBodyOffset)) }
         case .annotation(let a):
             if let c = a.category { o.string("category", c) }
             o.strings("add_tags", a.addTags); o.strings("remove_tags", a.removeTags)
@@ -66,6 +68,11 @@ public enum RecordJSON {
             o.string("reason", t.reason)
         }
         return o.finished()
+    }
+
+    /// `[[body_offset, length, µs since the request was sent], …]`, one per read.
+    static func arrivals(_ a: BodyArrivals, from offset: UInt64) -> String {
+        "[" + a.entries(from: offset).map { "[\($0.offset),\($0.length),\($0.micros)]" }.joined(separator: ",") + "]"
     }
 }
 

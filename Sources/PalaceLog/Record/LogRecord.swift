@@ -37,8 +37,12 @@ public struct ExchangeChunk: Sendable, Hashable {
     public var direction: BodyDirection
     public var offset: UInt64
     public var bytes: [UInt8]
-    public init(exchangeID: UInt64, direction: BodyDirection, offset: UInt64, bytes: [UInt8]) {
+    /// Response chunks since 1.2: when the reads whose bytes this chunk holds arrived (empty = not recorded).
+    public var arrivals: BodyArrivals
+    public init(exchangeID: UInt64, direction: BodyDirection, offset: UInt64, bytes: [UInt8],
+                arrivals: BodyArrivals = BodyArrivals()) {
         self.exchangeID = exchangeID; self.direction = direction; self.offset = offset; self.bytes = bytes
+        self.arrivals = arrivals
     }
 }
 
@@ -70,20 +74,23 @@ public struct ExchangeEnd: Sendable, Hashable {
     public var failure: ExchangeFailure?
     /// JSON of the merged `chat.completion`, for streams.
     public var mergedCompletion: [UInt8]?
+    /// Since 1.2: when the reads of `responseBody` (the tail, from `responseBodyOffset`) arrived; empty = not recorded.
+    public var arrivals: BodyArrivals
 
     public init(exchangeID: UInt64, endedAt: Int64, status: Int, responseHeaders: [HeaderField] = [],
                 responseBody: [UInt8] = [], responseBodyOffset: UInt64 = 0, requestBodyLength: UInt64 = 0,
                 responseBodyLength: UInt64 = 0, timings: ExchangeTimings = .init(), requestID: String? = nil,
                 chatcmplID: String? = nil, uid: String? = nil, gid: String? = nil, model: String? = nil,
                 usage: Usage? = nil, finishReasons: [String] = [], flags: ExchangeFlags = [],
-                warnings: [String] = [], failure: ExchangeFailure? = nil, mergedCompletion: [UInt8]? = nil) {
+                warnings: [String] = [], failure: ExchangeFailure? = nil, mergedCompletion: [UInt8]? = nil,
+                arrivals: BodyArrivals = BodyArrivals()) {
         self.exchangeID = exchangeID; self.endedAt = endedAt; self.status = status
         self.responseHeaders = responseHeaders; self.responseBody = responseBody
         self.responseBodyOffset = responseBodyOffset; self.requestBodyLength = requestBodyLength
         self.responseBodyLength = responseBodyLength; self.timings = timings; self.requestID = requestID
         self.chatcmplID = chatcmplID; self.uid = uid; self.gid = gid; self.model = model; self.usage = usage
         self.finishReasons = finishReasons; self.flags = flags; self.warnings = warnings
-        self.failure = failure; self.mergedCompletion = mergedCompletion
+        self.failure = failure; self.mergedCompletion = mergedCompletion; self.arrivals = arrivals
     }
 }
 

@@ -27,6 +27,8 @@ public final class ExchangeRecorder: @unchecked Sendable {
     private var responseOffset: UInt64 = 0
     public private(set) var responseLength: UInt64 = 0
     private var lastFlush = Clock.nanos()
+    /// When the pending response bytes arrived (streams: see `responseBody(_:arrivedAt:)`); written with them.
+    private var responseArrivals = BodyArrivals()
     /// The first 4 KiB of the decoded response body, for the log block of an upstream error.
     private var responsePreview: [UInt8] = []
     var errorBodyPreview: String { String(decoding: responsePreview, as: UTF8.self) }
@@ -61,12 +63,18 @@ public final class ExchangeRecorder: @unchecked Sendable {
         if !requestPending.isEmpty { await flushRequest() }
     }
 
-    /// Decoded response body bytes as they pass to the client.
-    func responseBody(_ bytes: some Collection<UInt8>) async {
-        responseLength += UInt64(bytes.count)
+    /// Decoded response body bytes as they pass to the client; `arrivedAt` (µs since the request was sent) is noted
+    /// beside them (a few bytes appended to one buffer) and written in the same chunk or end record (FORMAT.md 1.2).
+    func responseBody(_ bytes: some Collection<UInt8>, arrivedAt micros: Int64? = nil) async {
+        let count = bytes.count
+        responseLength += UInt64(count)
         if responsePreview.count < 4096 { responsePreview.append(contentsOf: bytes.prefix(4096 - responsePreview.count)) }
         guard exchangeID != nil else { return }
         responsePending.append(contentsOf: bytes)
+        if let micros {
+            if responseArrivals.isEmpty { responseArrivals = BodyArrivals(capacity: 256) }
+            responseArrivals.append(length: count, micros: micros)
+        }
         if responsePending.count >= Self.chunkBytes || Clock.nanos() &- lastFlush >= Self.chunkIntervalNanos {
             await flushResponse()
         }
@@ -83,7 +91,9 @@ public final class ExchangeRecorder: @unchecked Sendable {
         end.requestBodyLength = requestLength
         end.responseBodyLength = responseLength
         end.warnings += warnings
+        end.arrivals = responseArrivals
         responsePending = []
+        responseArrivals = BodyArrivals()
         do {
             _ = try await writer.append(.end(end))
             health.succeeded()
@@ -101,17 +111,21 @@ public final class ExchangeRecorder: @unchecked Sendable {
 
     private func flushResponse() async {
         let bytes = responsePending
+        let arrivals = responseArrivals
         responsePending = []
+        responseArrivals = BodyArrivals()
         lastFlush = Clock.nanos()
         if bytes.isEmpty { return }
-        await appendChunk(direction: .response, offset: responseOffset, bytes: bytes)
+        await appendChunk(direction: .response, offset: responseOffset, bytes: bytes, arrivals: arrivals)
         responseOffset += UInt64(bytes.count)
     }
 
-    private func appendChunk(direction: BodyDirection, offset: UInt64, bytes: [UInt8]) async {
+    private func appendChunk(direction: BodyDirection, offset: UInt64, bytes: [UInt8],
+                             arrivals: BodyArrivals = BodyArrivals()) async {
         guard let id = exchangeID else { return }
         do {
-            _ = try await writer.append(.chunk(ExchangeChunk(exchangeID: id, direction: direction, offset: offset, bytes: bytes)))
+            _ = try await writer.append(.chunk(ExchangeChunk(exchangeID: id, direction: direction, offset: offset, bytes: bytes,
+                                                             arrivals: arrivals)))
             health.succeeded()
         } catch {
             // The offsets keep counting, so a reader sees exactly where the hole is.

@@ -21,6 +21,8 @@ final class ExchangeState: @unchecked Sendable {
     private var gunzip: GzipDecoder?
     private var warnings: [String] = []
     private var ended = false
+    /// Streams note when each read of the body arrived (the page's stream timeline); other bodies do not.
+    private var notesArrivals = false
     /// Chat-completion features applied to this exchange (force-stream, auto-cache); see `ChatFeatures`.
     var chat = ChatFeatures()
 
@@ -48,6 +50,7 @@ final class ExchangeState: @unchecked Sendable {
         self.head = head
         headAt = nanos
         tap = StreamTap(contentType: head.header("content-type"))
+        notesArrivals = tap.isSSE
         if plan.clientAcceptsGzip, let enc = head.header("content-encoding")?.lowercased() {
             if enc == "gzip" || enc == "x-gzip" || enc == "deflate" { gunzip = GzipDecoder() }
             else if enc != "identity" { warnings.append("response body recorded as received (\(enc)-encoded)") }
@@ -80,18 +83,26 @@ final class ExchangeState: @unchecked Sendable {
     /// the detector trips, then up to the end of the tripping event), and records exactly that part.
     func observeCutting(_ bytes: ByteBuffer) async -> ByteBuffer {
         let before = tap.fedBytes
-        tap.feed(bytes.readableBytesView, now: Clock.nanos())
+        let now = Clock.nanos()
+        tap.feed(bytes.readableBytesView, now: now)
         var keep = bytes.readableBytes
         if let cut = tap.cutAt { keep = max(0, min(keep, cut - before)) }
         let part = bytes.getSlice(at: bytes.readerIndex, length: keep) ?? ByteBuffer()
-        await recorder.responseBody(part.readableBytesView)
+        await recorder.responseBody(part.readableBytesView, arrivedAt: arrival(now))
         return part
+    }
+
+    /// µs since the request was sent (the zero of the timings), for a stream's read that arrived at `nanos`.
+    private func arrival(_ nanos: UInt64) -> Int64? {
+        guard notesArrivals else { return nil }
+        let zero = sentAt == 0 ? arrivedAt : sentAt
+        return nanos > zero ? Int64((nanos - zero) / 1000) : 0
     }
 
     /// After a trip: the final `repeat` chunks and `[DONE]`, recorded; the caller sends them and stops upstream.
     func repeatTail() async -> ByteBuffer {
         let tail = tap.repeatTail()
-        await recorder.responseBody(tail)
+        await recorder.responseBody(tail, arrivedAt: arrival(Clock.nanos()))
         return ByteBuffer(bytes: tail)
     }
 
@@ -109,10 +120,10 @@ final class ExchangeState: @unchecked Sendable {
         if let gunzip {
             let decoded = gunzip.decode(bytes.readableBytesView)
             tap.feed(decoded, now: now)
-            await recorder.responseBody(decoded)
+            await recorder.responseBody(decoded, arrivedAt: arrival(now))
         } else {
             tap.feed(bytes.readableBytesView, now: now)
-            await recorder.responseBody(bytes.readableBytesView)
+            await recorder.responseBody(bytes.readableBytesView, arrivedAt: arrival(now))
         }
     }
 

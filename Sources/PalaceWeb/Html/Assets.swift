@@ -79,6 +79,7 @@ enum Assets {
     table.events td, table.events th { padding: 2px 6px; border-bottom: 1px solid var(--line); text-align: left; } td.evtext { word-break: break-all; }
     svg.timeline, svg.growth { max-width: 900px; display: block; }
     svg .axis, svg .grid { stroke: var(--line); stroke-width: 1; } svg .mark { stroke: var(--fg); stroke-width: 1.5; }
+    svg .ev { stroke: var(--s0); stroke-width: 1; } p.placement { margin: 2px 0 6px; }
     svg .gen { fill: color-mix(in srgb, var(--s2) 45%, transparent); } svg .lbl { fill: var(--muted); font-size: 11px; }
     svg .line { fill: none; stroke: var(--s0); stroke-width: 1.5; } svg polyline.ln { fill: none; stroke-width: 1.8; }
     .s0 { fill: var(--s0); stroke: var(--s0); } .s1 { fill: var(--s1); stroke: var(--s1); } .s2 { fill: var(--s2); stroke: var(--s2); }

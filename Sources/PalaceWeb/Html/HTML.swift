@@ -1,22 +1,12 @@
 /// Escaping for server-rendered HTML. Every value that came from a request, the log or the index goes through
 /// `HTML.text` (element content) or `HTML.attr` (attribute values, always double-quoted by the caller).
 enum HTML {
-    static func text(_ s: some StringProtocol) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\0": out += "\u{FFFD}"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    static func text(_ s: some StringProtocol) -> String { escape(s, quotes: false) }
 
-    static func attr(_ s: some StringProtocol) -> String {
+    static func attr(_ s: some StringProtocol) -> String { escape(s, quotes: true) }
+
+    /// `&`, `<`, `>` (and with `quotes` both quote characters) as entities; NUL, which HTML forbids, as U+FFFD.
+    private static func escape(_ s: some StringProtocol, quotes: Bool) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for c in s.unicodeScalars {
@@ -24,8 +14,8 @@ enum HTML {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
+            case "\"" where quotes: out += "&quot;"
+            case "'" where quotes: out += "&#39;"
             case "\0": out += "\u{FFFD}"
             default: out.unicodeScalars.append(c)
             }

@@ -2,10 +2,11 @@ import PalaceIndex
 import PalaceWire
 
 /// For a streamed answer: the timeline (request sent → first byte → first token → last byte, to scale, from the
-/// recorded timings), how the output grew event by event, and the events themselves.
+/// recorded timings), how the output grew over time, and the events themselves.
 ///
-/// The log records when the first byte and first token arrived and when the stream ended, not each event's
-/// arrival time; so events are placed by their order between first token and end, never at invented times.
+/// Since log format 1.2 the proxy records when each read of the stream arrived (`LoadedExchange.responseArrivals`),
+/// so every event is drawn at the arrival of the read that completed it. Older records only have first byte, first
+/// token and end: their events keep being placed by order, never at invented times, and the page says so.
 struct StreamTimeline {
     let summary: ExchangeSummary
     let exchange: LoadedExchange
@@ -22,7 +23,12 @@ struct StreamTimeline {
         var summary: String
         var outputChars: Int
         var isDone: Bool
+        /// When the read that completed this event arrived, ms since the request was sent (nil: not recorded).
+        var arrivedMs: Double?
     }
+
+    /// Whether the events carry their recorded arrival times (false: placed by order, records before 1.2).
+    func timed(_ evs: [Event]) -> Bool { !evs.isEmpty && evs.allSatisfy { $0.arrivedMs != nil } }
 
     /// Data events past `decodeLimit` (counted only).
     var skipped: Int { skippedBox.value }
@@ -37,6 +43,8 @@ struct StreamTimeline {
         if let last = parser.finish() { raw.append(last) }
         var out: [Event] = []
         var offset = 0, total = 0
+        let arrivals = exchange.responseArrivals
+        var a = 0
         for (i, e) in raw.enumerated() {
             defer { offset += e.raw.count }
             guard e.hasData else { continue }
@@ -70,8 +78,12 @@ struct StreamTimeline {
                 text = String(e.data.prefix(200))
             }
             total += produced
+            // The read holding the event's last byte completed it (events and reads both in body order).
+            let last = UInt64(offset + e.raw.count)
+            while a < arrivals.count && arrivals[a].endOffset < last { a += 1 }
+            let arrived = a < arrivals.count ? Double(arrivals[a].micros) / 1000 : nil
             out.append(Event(index: i, offset: offset, size: e.raw.count, name: e.event, summary: text, outputChars: total,
-                             isDone: e.isDone))
+                             isDone: e.isDone, arrivedMs: arrived))
         }
         return out
     }
@@ -83,12 +95,20 @@ struct StreamTimeline {
             html += "<p class=\"truncated\">A long stream: the first \(Format.count(evs.count)) events are decoded below, "
                 + "\(Format.count(skipped)) more are in the raw body.</p>"
         }
-        html += timeline(evs)
-        html += growth(evs)
+        let timed = timed(evs)
+        html += placement(evs, timed: timed)
+        html += timeline(evs, timed: timed)
+        html += growth(evs, timed: timed)
         html += "<details class=\"events\"\(evs.count <= 40 ? " open" : "")><summary>\(Format.count(evs.count)) events</summary><table class=\"events\">"
-            + "<thead><tr><th>#</th><th>byte</th><th>size</th><th>event</th><th>content</th></tr></thead><tbody>"
+            + "<thead><tr><th>#</th>\(timed ? "<th>arrived</th><th>+gap</th>" : "")<th>byte</th><th>size</th><th>event</th><th>content</th></tr></thead><tbody>"
+        var previous: Double?
         for e in evs.prefix(Self.eventRows) {
-            html += "<tr\(e.isDone ? " class=\"done\"" : "")><td>\(e.index)</td><td class=\"num\">\(e.offset)</td><td class=\"num\">\(e.size)</td>"
+            var time = ""
+            if timed, let at = e.arrivedMs {
+                time = "<td class=\"num\">\(Format.fixed(at, 1)) ms</td><td class=\"num\">\(previous.map { "+" + Format.fixed(at - $0, 1) } ?? "")</td>"
+                previous = at
+            }
+            html += "<tr\(e.isDone ? " class=\"done\"" : "")><td>\(e.index)</td>\(time)<td class=\"num\">\(e.offset)</td><td class=\"num\">\(e.size)</td>"
                 + "<td>\(HTML.text(e.name ?? ""))</td><td class=\"evtext\">\(HTML.text(String(e.summary.prefix(400))))</td></tr>"
         }
         html += "</tbody></table>"
@@ -98,47 +118,88 @@ struct StreamTimeline {
         return html + "</details></section>"
     }
 
-    /// The recorded moments, to scale.
-    func timeline(_ evs: [Event]) -> String {
-        let total = summary.latencyMs ?? 0
+    /// How the events are placed, in words: at their recorded arrival (with the longest stall), or by order.
+    func placement(_ evs: [Event], timed: Bool) -> String {
+        guard !evs.isEmpty else { return "" }
+        guard timed else {
+            return "<p class=\"placement meta\" id=\"placement\" data-placement=\"order\">Events placed by order: this record "
+                + "has no arrival times (written before moonpalace log format 1.2), only first byte, first token and end.</p>"
+        }
+        var stall = (gap: 0.0, after: 0)
+        for (prev, next) in zip(evs, evs.dropFirst()) {
+            let gap = (next.arrivedMs ?? 0) - (prev.arrivedMs ?? 0)
+            if gap > stall.gap { stall = (gap, prev.index) }
+        }
+        let first = evs.first?.arrivedMs ?? 0, last = evs.last?.arrivedMs ?? 0
+        let longest = stall.gap > 0 ? " · longest gap \(Format.ms(stall.gap)) after event \(stall.after)" : ""
+        return "<p class=\"placement meta\" id=\"placement\" data-placement=\"arrival\">Events at their recorded arrival times: "
+            + "first \(Format.ms(first)), last \(Format.ms(last))\(longest).</p>"
+    }
+
+    /// The recorded moments to scale, and with arrival times a tick per event where it arrived.
+    func timeline(_ evs: [Event], timed: Bool) -> String {
+        let total = max(summary.latencyMs ?? 0, timed ? (evs.last?.arrivedMs ?? 0) : 0)
         guard total > 0 else { return "<p class=\"meta\">No timings recorded.</p>" }
         let w = 760.0, left = 20.0, y = 34.0
         func x(_ ms: Double) -> Double { left + (w - 2 * left) * min(1, max(0, ms / total)) }
-        var svg = "<svg class=\"timeline\" viewBox=\"0 0 \(Int(w)) 70\" width=\"100%\" role=\"img\" aria-label=\"stream timeline\">"
+        var svg = "<svg class=\"timeline\" viewBox=\"0 0 \(Int(w)) 70\" width=\"100%\" role=\"img\" aria-label=\"stream timeline\""
+            + " data-placement=\"\(timed ? "arrival" : "order")\">"
         svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(w - left)\" y2=\"\(y)\" class=\"axis\"/>"
         if let ttft = summary.ttftMs {
             svg += "<rect x=\"\(Format.fixed(x(ttft), 1))\" y=\"\(y - 6)\" width=\"\(Format.fixed(max(1, x(total) - x(ttft)), 1))\" height=\"12\" class=\"gen\"><title>generating: \(Format.ms(total - ttft))</title></rect>"
+        }
+        if timed {
+            // One tick per event (at most one per horizontal pixel: events closer than that share a tick).
+            var lastPx = -1.0
+            for e in evs {
+                guard let at = e.arrivedMs else { continue }
+                let px = (x(at) * 2).rounded() / 2
+                if px == lastPx { continue }
+                lastPx = px
+                svg += "<line x1=\"\(Format.fixed(px, 1))\" y1=\"\(y - 5)\" x2=\"\(Format.fixed(px, 1))\" y2=\"\(y + 5)\" class=\"ev\"><title>event \(e.index) at \(Format.ms(at))</title></line>"
+            }
         }
         var marks: [(String, Double)] = [("sent", 0)]
         if let ttfb = summary.ttfbMs { marks.append(("first byte", ttfb)) }
         if let ttft = summary.ttftMs { marks.append(("TTFT", ttft)) }
         marks.append(("end", total))
-        for (i, (label, ms)) in marks.enumerated() {
+        // Marks closer than a label's width share one label ("sent 0 ms · first byte 2 ms · TTFT 24 ms").
+        var groups: [(px: Double, text: String)] = []
+        for (label, ms) in marks {
             let px = x(ms)
-            let above = i % 2 == 0
             svg += "<line x1=\"\(Format.fixed(px, 1))\" y1=\"\(y - 12)\" x2=\"\(Format.fixed(px, 1))\" y2=\"\(y + 12)\" class=\"mark\"/>"
-            let anchor = i == 0 ? "start" : i == marks.count - 1 ? "end" : "middle"
-            svg += "<text x=\"\(Format.fixed(px, 1))\" y=\"\(above ? y - 16 : y + 26)\" text-anchor=\"\(anchor)\" class=\"lbl\">\(HTML.text(label)) \(HTML.text(Format.ms(ms)))</text>"
+            let text = label + " " + Format.ms(ms)
+            if let last = groups.last, px - last.px < 110 { groups[groups.count - 1].text += " · " + text }
+            else { groups.append((px, text)) }
+        }
+        for (i, g) in groups.enumerated() {
+            let anchor = i == 0 ? "start" : i == groups.count - 1 ? "end" : "middle"
+            let px = i == groups.count - 1 && i > 0 ? x(total) : g.px
+            svg += "<text x=\"\(Format.fixed(px, 1))\" y=\"\(i % 2 == 0 ? y - 16 : y + 26)\" text-anchor=\"\(anchor)\" class=\"lbl\">\(HTML.text(g.text))</text>"
         }
         svg += "</svg>"
         let ttft = summary.ttftMs.map { "<b id=\"ttft\">TTFT \(Format.ms($0))</b> · " } ?? ""
         return "<p>\(ttft)first byte \(Format.ms(summary.ttfbMs)) · total \(Format.ms(total)) · \(Format.count(evs.count)) events</p>" + svg
     }
 
-    /// Cumulative output characters by event number (the shape of the stream: stalls, bursts, the reasoning part).
-    func growth(_ evs: [Event]) -> String {
+    /// Cumulative output characters over time (with arrival times) or by event number (without): the shape of the
+    /// stream — stalls, bursts, the reasoning part.
+    func growth(_ evs: [Event], timed: Bool) -> String {
         guard let maxChars = evs.last?.outputChars, maxChars > 0, evs.count > 1 else { return "" }
         let w = 760.0, h = 90.0, pad = 20.0
         let n = Double(evs.count - 1)
+        let span = timed ? max(summary.latencyMs ?? 0, evs.last?.arrivedMs ?? 0) : 0
         var points = ""
         let step = max(1, evs.count / 600)
         for (i, e) in evs.enumerated() where i % step == 0 || i == evs.count - 1 {
-            let px = pad + (w - 2 * pad) * Double(i) / n
+            let fraction = timed && span > 0 ? (e.arrivedMs ?? 0) / span : Double(i) / n
+            let px = pad + (w - 2 * pad) * min(1, max(0, fraction))
             let py = h - pad - (h - 2 * pad) * Double(e.outputChars) / Double(maxChars)
             points += Format.fixed(px, 1) + "," + Format.fixed(py, 1) + " "
         }
+        let axis = timed ? "over time (0 – \(Format.ms(span)))" : "by event (placed by order)"
         return "<svg class=\"growth\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" width=\"100%\" role=\"img\" aria-label=\"output growth\">"
             + "<polyline points=\"\(points)\" class=\"line\"/>"
-            + "<text x=\"\(pad)\" y=\"12\" class=\"lbl\">output characters by event: \(Format.count(maxChars)) in \(Format.count(evs.count)) events</text></svg>"
+            + "<text x=\"\(pad)\" y=\"12\" class=\"lbl\">output characters \(axis): \(Format.count(maxChars)) in \(Format.count(evs.count)) events</text></svg>"
     }
 }

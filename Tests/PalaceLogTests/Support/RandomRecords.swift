@@ -20,6 +20,17 @@ enum RandomRecords {
         (0..<Int.random(in: 0...4, using: &r)).map { _ in HeaderField(name: string(&r, max: 10), value: string(&r)) }
     }
 
+    /// Arrival times (FORMAT.md 1.2): none, or a few reads with any lengths and non-decreasing times.
+    static func arrivals(_ r: inout SeededRandom) -> BodyArrivals {
+        var a = BodyArrivals()
+        var t = Int64.random(in: 0...1 << 40, using: &r)
+        for _ in 0..<Int.random(in: 0...6, using: &r) * Int.random(in: 0...1, using: &r) {
+            a.append(length: Int.random(in: 1...1 << 20, using: &r), micros: t)
+            t += Int64.random(in: 0...100_000, using: &r)
+        }
+        return a
+    }
+
     static func opt<T>(_ r: inout SeededRandom, _ make: (inout SeededRandom) -> T) -> T? {
         Bool.random(using: &r) ? make(&r) : nil
     }
@@ -36,7 +47,8 @@ enum RandomRecords {
                                         meta: headers(&r)))
         case 1:
             return .chunk(ExchangeChunk(exchangeID: exchangeID, direction: Bool.random(using: &r) ? .request : .response,
-                                        offset: UInt64.random(in: 0...UInt64.max, using: &r), bytes: bytes(&r, count: bodySize)))
+                                        offset: UInt64.random(in: 0...UInt64.max, using: &r), bytes: bytes(&r, count: bodySize),
+                                        arrivals: arrivals(&r)))
         case 2:
             return .end(ExchangeEnd(
                 exchangeID: exchangeID, endedAt: Int64.random(in: Int64.min...Int64.max, using: &r),
@@ -56,7 +68,8 @@ enum RandomRecords {
                 flags: ExchangeFlags(rawValue: UInt64.random(in: 0...127, using: &r)),
                 warnings: (0..<Int.random(in: 0...2, using: &r)).map { _ in string(&r) },
                 failure: opt(&r) { ExchangeFailure(step: string(&$0, max: 8), message: string(&$0)) },
-                mergedCompletion: opt(&r) { bytes(&$0, count: Int.random(in: 0...200, using: &$0)) }))
+                mergedCompletion: opt(&r) { bytes(&$0, count: Int.random(in: 0...200, using: &$0)) },
+                arrivals: arrivals(&r)))
         case 3:
             return .annotation(Annotation(exchangeID: exchangeID, category: opt(&r) { string(&$0, max: 8) },
                                           addTags: (0..<Int.random(in: 0...3, using: &r)).map { _ in string(&r, max: 8) },
