@@ -1,5 +1,7 @@
-/// The single writer of a log directory. Many producers call `append` concurrently; one owner thread assigns
-/// sequence numbers and exchange ids, writes queued records with one write(2) per batch and fsyncs by policy.
+/// The single writer of a log directory. Many producers call `append` concurrently; one holder at a time of the
+/// writing role — a producer that finds it free (on its own thread, no hand-off) or the owner thread (segment rolls,
+/// fsyncs, the `always` policy) — assigns sequence numbers and exchange ids and writes the queued records with one
+/// write(2) per batch; fsync follows the policy (`WriterCore`).
 ///
 /// Promises:
 /// - when `append` returns, the record's bytes have been handed to the OS with write(2): they survive a crash

@@ -1,10 +1,13 @@
-/// The owner thread's write path: frames a batch, writes it with as few write(2) calls as possible, rolls
-/// segments by size and age, and acknowledges producers.
+/// The write path of whoever holds the writing role (the owner thread, or a producer on its own thread): frames a
+/// batch, writes it with as few write(2) calls as possible, rolls segments by size and age (owner thread only), and
+/// acknowledges producers.
 extension WriterCore {
     /// Flush threshold inside one batch, so a burst of large records does not build one huge buffer.
     private static let maxWriteBytes = 8 << 20
 
-    func write(_ batch: [Pending]) {
+    /// Writes `batch` and acknowledges its records. With `canRoll` false (a producer writing on its own thread) it
+    /// stops where the segment would have to roll and returns the records not written, for the owner thread.
+    func write(_ batch: [Pending], canRoll: Bool) -> ArraySlice<Pending> {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(min(Self.maxWriteBytes, batch.reduce(0) { $0 + FrameHeader.size + $1.payload.bytes.count }))
         var group: [(Pending, Ack)] = []
@@ -33,13 +36,15 @@ extension WriterCore {
             group.removeAll(keepingCapacity: true)
         }
 
-        for p in batch {
+        var rest: ArraySlice<Pending> = []
+        for (i, p) in batch.enumerated() {
             let frameLength = FrameHeader.size + p.payload.bytes.count
             let pending = segment.size + UInt64(buffer.count)
             let full = pending + UInt64(frameLength) > options.segmentMaxBytes
             let old = now - segment.header.createdAt > maxAgeMicros
             if pending > UInt64(segment.header.headerSize) && (full || old) {
                 flush()
+                guard canRoll else { rest = batch[i...]; break }
                 do { try roll() } catch {
                     p.continuation.resume(returning: .failure(error))
                     continue
@@ -72,6 +77,7 @@ extension WriterCore {
                 p.continuation.resume(returning: .success(ack))
             }
         }
+        return rest
     }
 
     private func syncNowForAlways() -> Result<Void, LogError> {

@@ -5,9 +5,16 @@ import Darwin
 #endif
 import Synchronization
 
-/// The writer's shared state and its owner thread's loop. Producers only touch the queue (under `lock`);
-/// the segment, counters and fsync bookkeeping belong to the owner thread.
-/// `@unchecked Sendable`: the queue is guarded by `lock`; the owner-only fields are touched by one thread.
+/// The writer's shared state, its owner thread's loop and the producers' combining fast path.
+///
+/// Producers put their record on the queue under `lock`. Whoever holds the `writing` role owns the segment, the
+/// counters and the fsync bookkeeping ("writer-only" fields below) and writes what is queued: a producer that finds
+/// the role free takes it and writes the queue itself on its own thread (its own record and whatever others queued
+/// meanwhile, a few rounds at most), so a busy writer needs no thread hand-off per batch; the owner thread takes
+/// the role for everything else — the `always` policy, rolling segments (fsync), `sync()`, `close()` and whatever a
+/// producer left queued. One holder at a time: `writing` is only changed under `lock`, which also orders the holders'
+/// accesses to the writer-only fields.
+/// `@unchecked Sendable`: the queue is guarded by `lock`; the writer-only fields by the `writing` role.
 final class WriterCore: @unchecked Sendable {
     struct Ack { var sequence: UInt64; var position: RecordPosition; var exchangeID: UInt64 }
     struct Pending {
@@ -36,8 +43,18 @@ final class WriterCore: @unchecked Sendable {
     private var closeWaiters: [Waiter] = []
     private var closing = false
     private var closed = false
+    /// Someone (a producer or the owner thread) is writing: it owns the writer-only fields.
+    private var writing = false
+    /// Queued work only the owner thread may do (a segment roll): producers do not take the role meanwhile.
+    private var ownerNeeded = false
 
-    // Owner thread only.
+    /// Batches a producer writes before it leaves the rest to the owner thread, so its own append is not held
+    /// up indefinitely by a stream of others.
+    private static let maxProducerRounds = 8
+
+    // Writer-only (the holder of `writing`).
+    /// The batch a producer holding the role is writing (kept for its capacity).
+    private var producerBatch: [Pending] = []
     var segment: SegmentWriter
     var dirtySince: UInt64?
     /// Published for `nextSequence`/`nextExchangeID`; written by the owner thread after each commit.
@@ -102,6 +119,8 @@ final class WriterCore: @unchecked Sendable {
 
     // MARK: producers
 
+    /// Queues `p`; when nobody is writing, writes the queue on the calling thread (write(2) only: never fsync,
+    /// never a segment roll, never under the `always` policy — those go to the owner thread).
     func enqueue(_ p: Pending) {
         lock.lock()
         if closing || closed {
@@ -110,16 +129,40 @@ final class WriterCore: @unchecked Sendable {
             return
         }
         queue.append(p)
-        if queue.count == 1 { lock.signal() }
+        if writing { lock.unlock(); return }  // the holder writes it
+        if ownerNeeded || options.syncPolicy == .always || !syncWaiters.isEmpty {
+            lock.unlock()
+            lock.signal()
+            return
+        }
+        writing = true
+        var rounds = 0
+        while true {
+            swap(&producerBatch, &queue)
+            lock.unlock()
+            let rest = write(producerBatch, canRoll: false)
+            producerBatch.removeAll(keepingCapacity: true)
+            rounds += 1
+            lock.lock()
+            if !rest.isEmpty {
+                queue.insert(contentsOf: rest, at: 0)
+                ownerNeeded = true
+                break
+            }
+            if queue.isEmpty || rounds >= Self.maxProducerRounds || closing || !syncWaiters.isEmpty { break }
+        }
+        writing = false
+        let wake = !queue.isEmpty || !syncWaiters.isEmpty || closing
         lock.unlock()
+        if wake { lock.signal() }
     }
 
     func requestSync(_ w: Waiter) {
         lock.lock()
         if closed { lock.unlock(); w.resume(returning: .success(())); return }
         syncWaiters.append(w)
-        lock.signal()
         lock.unlock()
+        lock.signal()
     }
 
     func requestClose(_ w: Waiter?) {
@@ -127,8 +170,8 @@ final class WriterCore: @unchecked Sendable {
         if closed { lock.unlock(); w?.resume(returning: .success(())); return }
         closing = true
         if let w { closeWaiters.append(w) }
-        lock.signal()
         lock.unlock()
+        lock.signal()
     }
 
     // MARK: owner thread
@@ -137,19 +180,24 @@ final class WriterCore: @unchecked Sendable {
         var batch: [Pending] = []
         while true {
             lock.lock()
-            while queue.isEmpty && syncWaiters.isEmpty && !closing { lock.wait() }
+            while writing || (queue.isEmpty && syncWaiters.isEmpty && !closing) { lock.wait() }
+            writing = true
+            ownerNeeded = false
             swap(&batch, &queue)
             let syncs = syncWaiters
             syncWaiters = []
-            let finishing = closing && queue.isEmpty && batch.isEmpty
+            let finishing = closing && batch.isEmpty
             lock.unlock()
 
-            if !batch.isEmpty { write(batch); batch.removeAll(keepingCapacity: true) }
+            if !batch.isEmpty { _ = write(batch, canRoll: true); batch.removeAll(keepingCapacity: true) }
             if !syncs.isEmpty {
                 let r = syncNow()
                 for w in syncs { w.resume(returning: r) }
             }
             if finishing { finish(); return }
+            lock.lock()
+            writing = false
+            lock.unlock()
         }
     }
 
