@@ -21,6 +21,7 @@ public final class BatchExport {
     let query: ListQuery
     var page: [Int64] = []
     var pageRecords: [Int64: LoadedExchange] = [:]
+    var pageSummaries: [Int64: ExchangeSummary] = [:]
     var pagePos = 0
     var cursor: Int64?
     var exhausted = false
@@ -56,12 +57,17 @@ public final class BatchExport {
                 if page.count < Self.pageSize { exhausted = true }
                 if let last = page.last { cursor = last }
                 if page.isEmpty { return nil }
-                pageRecords = PageLoader(index: index).load(page)
+                let loaded = PageLoader(index: index).load(page)
+                pageRecords = loaded.records
+                pageSummaries = loaded.summaries
+                if pageSummaries.isEmpty {
+                    for s in try index.summaries(ids: page) { pageSummaries[s.id] = s }
+                }
             }
             let id = page[pagePos]
             pagePos += 1
             // A row may vanish between the id query and here (cleanup running): skip it.
-            guard let s = try index.summary(id: id) else { continue }
+            guard let s = pageSummaries.removeValue(forKey: id) else { continue }
             if let ex = pageRecords.removeValue(forKey: id) { return (s, ex) }
             guard let ex = try index.exchange(id: id) else { continue }
             return (s, ex)

@@ -146,6 +146,26 @@ public enum CaseExport {
         return .string(redactor.text(String(decoding: bytes, as: UTF8.self)))
     }
 
+    /// Appends `body(bytes, redactor).serializedBytes()` to `out`; a JSON body is copied from its bytes
+    /// (`RedactedJSON`) instead of being parsed into a tree and serialised again.
+    static func appendBody(_ bytes: [UInt8], _ redactor: Redactor, to out: inout [UInt8]) {
+        let first = bytes.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+        if first == UInt8(ascii: "{") || first == UInt8(ascii: "["),
+           bytes.withUnsafeBufferPointer({ RedactedJSON.append($0, redactor: redactor, to: &out) }) {
+            return
+        }
+        if first != UInt8(ascii: "{") && first != UInt8(ascii: "[") {
+            // Not JSON: the (redacted) text as a string, without the `JSONValue` round trip.
+            if String(validating: bytes, as: UTF8.self) != nil {
+                JSONText.appendRedactedText(bytes, redactor, to: &out)
+            } else {
+                JSONValue.appendString(redactor.text(String(decoding: bytes, as: UTF8.self)), to: &out)
+            }
+            return
+        }
+        out.append(contentsOf: body(bytes, redactor).serializedBytes())
+    }
+
     static func decimals4(_ d: Double) -> String {
         let scaled = Int64((d * 10_000).rounded())
         let whole = scaled / 10_000, frac = abs(scaled % 10_000)

@@ -21,60 +21,60 @@ public enum ExportFormat: String, CaseIterable, Sendable {
 /// response {headers, body}, merged` (the merged chat.completion of a stream; null otherwise). Headers are an
 /// object (repeated names joined with ", "); bodies are JSON when they are JSON, else strings.
 public enum JSONLFormat {
+    /// The line, written field by field into one buffer; bodies are copied from their bytes (`RedactedJSON`),
+    /// the same text a `JSONObject` of the fields would serialise to.
     public static func line(_ s: ExchangeSummary, _ ex: LoadedExchange, redactor: Redactor) -> [UInt8] {
-        var o = JSONObject()
-        o.set("id", .number(String(s.id)))
-        o.set("requested_at", .string(ExportTime.iso(s.startedAt)))
-        o.set("state", .string(s.state))
-        o.set("method", .string(s.method))
-        o.set("url", .string(redactor.text(CaseExport.url(s))))
-        o.set("status", s.status.map { .number(String($0)) } ?? .null)
-        o.set("model", str(s.model))
-        o.set("stream", .bool(s.stream))
-        o.set("chatcmpl", str(s.chatcmpl))
-        o.set("request_id", str(s.requestID))
+        var w = JSONText(capacity: ex.requestBody.count + ex.responseBody.count + 2048)
+        w.raw("{\"id\":"); w.int(s.id)
+        w.raw(",\"requested_at\":"); w.string(ExportTime.iso(s.startedAt))
+        w.raw(",\"state\":"); w.string(s.state)
+        w.raw(",\"method\":"); w.string(s.method)
+        w.raw(",\"url\":"); w.string(redactor.text(CaseExport.url(s)))
+        w.raw(",\"status\":"); w.int(s.status)
+        w.raw(",\"model\":"); w.string(s.model)
+        w.raw(",\"stream\":"); w.raw(s.stream ? "true" : "false")
+        w.raw(",\"chatcmpl\":"); w.string(s.chatcmpl)
+        w.raw(",\"request_id\":"); w.string(s.requestID)
+        w.raw(",\"usage\":")
         if let p = s.promptTokens {
-            o.set("usage", .object(JSONObject([
-                ("prompt_tokens", .number(String(p))), ("completion_tokens", .number(String(s.completionTokens ?? 0))),
-                ("total_tokens", .number(String(s.totalTokens ?? 0))), ("cached_tokens", .number(String(s.cachedTokens ?? 0))),
-            ])))
-        } else { o.set("usage", .null) }
-        o.set("finish_reason", str(s.finishReason))
-        o.set("latency_ms", num(s.latencyMs))
-        o.set("ttft_ms", num(s.ttftMs))
-        o.set("category", str(s.category))
-        o.set("tags", .array(s.tags.map(JSONValue.string)))
+            w.raw("{\"prompt_tokens\":"); w.int(p)
+            w.raw(",\"completion_tokens\":"); w.int(s.completionTokens ?? 0)
+            w.raw(",\"total_tokens\":"); w.int(s.totalTokens ?? 0)
+            w.raw(",\"cached_tokens\":"); w.int(s.cachedTokens ?? 0)
+            w.raw("}")
+        } else { w.raw("null") }
+        w.raw(",\"finish_reason\":"); w.string(s.finishReason)
+        w.raw(",\"latency_ms\":"); w.value(num(s.latencyMs))
+        w.raw(",\"ttft_ms\":"); w.value(num(s.ttftMs))
+        w.raw(",\"category\":"); w.string(s.category)
+        w.raw(",\"tags\":[")
+        for (i, t) in s.tags.enumerated() { if i > 0 { w.raw(",") }; w.string(t) }
+        w.raw("]")
+        w.raw(",\"error\":")
         if let step = s.errorStep ?? (s.error != nil ? "" : nil) {
-            o.set("error", .object(JSONObject([("step", .string(step)), ("message", .string(redactor.text(s.error ?? "")))])))
-        } else { o.set("error", .null) }
-        for f in ex.begin.meta where ["moonpalace_id", "replay_of"].contains(f.name) { o.set(f.name, .string(f.value)) }
-        o.set("request", .object(JSONObject([
-            ("headers", headers(redactor.headers(ex.begin.requestHeaders))),
-            ("body", CaseExport.body(ex.requestBody, redactor)),
-        ])))
-        o.set("response", .object(JSONObject([
-            ("status", s.status.map { .number(String($0)) } ?? .null),
-            ("headers", headers(redactor.headers(ex.end?.responseHeaders ?? []))),
-            ("body", CaseExport.body(ex.responseBody, redactor)),
-        ])))
+            w.raw("{\"step\":"); w.string(step)
+            w.raw(",\"message\":"); w.string(redactor.text(s.error ?? "")); w.raw("}")
+        } else { w.raw("null") }
+        // A repeated meta key keeps its first position and its last value (as a JSON object member would).
+        var meta: [(String, String)] = []
+        for f in ex.begin.meta where f.name == "moonpalace_id" || f.name == "replay_of" {
+            if let i = meta.firstIndex(where: { $0.0 == f.name }) { meta[i].1 = f.value } else { meta.append((f.name, f.value)) }
+        }
+        for (k, v) in meta { w.raw(","); w.string(k); w.raw(":"); w.string(v) }
+        w.raw(",\"request\":{\"headers\":"); w.headerObject(redactor.headers(ex.begin.requestHeaders))
+        w.raw(",\"body\":"); CaseExport.appendBody(ex.requestBody, redactor, to: &w.out)
+        w.raw("},\"response\":{\"status\":"); w.int(s.status)
+        w.raw(",\"headers\":"); w.headerObject(redactor.headers(ex.end?.responseHeaders ?? []))
+        w.raw(",\"body\":"); CaseExport.appendBody(ex.responseBody, redactor, to: &w.out)
+        w.raw("},\"merged\":")
         if ex.isStream, !ex.responseBody.isEmpty || ex.end?.mergedCompletion != nil {
             let merged = ex.mergedResponseBody
-            o.set("merged", merged.isEmpty ? .null : CaseExport.body(merged, redactor))
+            if merged.isEmpty { w.raw("null") } else { CaseExport.appendBody(merged, redactor, to: &w.out) }
         } else {
-            o.set("merged", .null)
+            w.raw("null")
         }
-        var bytes = JSONValue.object(o).serializedBytes()
-        bytes.append(0x0A)
-        return bytes
-    }
-
-    static func headers(_ hs: [HeaderField]) -> JSONValue {
-        var o = JSONObject()
-        for h in hs {
-            if case .string(let prev)? = o[h.name] { o.set(h.name, .string(prev + ", " + h.value)) }
-            else { o.set(h.name, .string(h.value)) }
-        }
-        return .object(o)
+        w.raw("}\n")
+        return w.out
     }
 
     static func str(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
@@ -136,77 +136,82 @@ public enum HARFormat {
     public static let footer: [UInt8] = Array("\n]}}\n".utf8)
     public static let separator: [UInt8] = Array(",\n".utf8)
 
+    /// One entry, written field by field into one buffer (the text a `JSONObject` of the fields would serialise
+    /// to); body text is masked as bytes and escaped once.
     public static func entry(_ s: ExchangeSummary, _ ex: LoadedExchange, redactor: Redactor) -> [UInt8] {
-        let url = redactor.text(CaseExport.url(s))
         let total = max(0, s.latencyMs ?? 0)
         let wait = min(total, max(0, s.ttfbMs ?? total))
-        var request = JSONObject()
-        request.set("method", .string(s.method))
-        request.set("url", .string(url))
-        request.set("httpVersion", .string("HTTP/1.1"))
-        request.set("cookies", .array([]))
-        request.set("headers", pairs(redactor.headers(ex.begin.requestHeaders)))
-        request.set("queryString", queryString(s.query, redactor))
+        var w = JSONText(capacity: 2 * (ex.requestBody.count + ex.responseBody.count) + 2048)
+        w.raw("{\"startedDateTime\":"); w.string(ExportTime.iso(s.startedAt))
+        w.raw(",\"time\":"); w.value(ms(total))
+        w.raw(",\"request\":{\"method\":"); w.string(s.method)
+        w.raw(",\"url\":"); w.string(redactor.text(CaseExport.url(s)))
+        w.raw(",\"httpVersion\":\"HTTP/1.1\",\"cookies\":[],\"headers\":"); w.headerPairs(redactor.headers(ex.begin.requestHeaders))
+        w.raw(",\"queryString\":"); queryString(s.query, redactor, &w)
         if !ex.requestBody.isEmpty {
-            var post = JSONObject([("mimeType", .string(contentType(ex.begin.requestHeaders)))])
-            let (text, b64) = bodyText(ex.requestBody, redactor)
-            post.set("text", .string(text))
-            if b64 { post.set("_encoding", .string("base64")) }
-            request.set("postData", .object(post))
+            w.raw(",\"postData\":{\"mimeType\":"); w.string(contentType(ex.begin.requestHeaders))
+            w.raw(",\"text\":")
+            if bodyText(ex.requestBody, redactor, &w) { w.raw(",\"_encoding\":\"base64\"") }
+            w.raw("}")
         }
-        request.set("headersSize", .number("-1"))
-        request.set("bodySize", .number(String(ex.requestBody.count)))
-
-        var response = JSONObject()
+        w.raw(",\"headersSize\":-1,\"bodySize\":"); w.int(ex.requestBody.count)
+        w.raw("},\"response\":{\"status\":")
         let status = s.status ?? 0
-        response.set("status", .number(String(status)))
-        response.set("statusText", .string(status == 0 ? "" : HTTPReason.phrase(status)))
-        response.set("httpVersion", .string("HTTP/1.1"))
-        response.set("cookies", .array([]))
+        w.int(status)
+        w.raw(",\"statusText\":"); w.string(status == 0 ? "" : HTTPReason.phrase(status))
+        w.raw(",\"httpVersion\":\"HTTP/1.1\",\"cookies\":[],\"headers\":")
         let respHeaders = ex.end?.responseHeaders ?? []
-        response.set("headers", pairs(redactor.headers(respHeaders)))
-        var content = JSONObject([("size", .number(String(ex.responseBody.count))),
-                                  ("mimeType", .string(contentType(respHeaders)))])
+        w.headerPairs(redactor.headers(respHeaders))
+        w.raw(",\"content\":{\"size\":"); w.int(ex.responseBody.count)
+        w.raw(",\"mimeType\":"); w.string(contentType(respHeaders))
         if !ex.responseBody.isEmpty {
-            let (text, b64) = bodyText(ex.responseBody, redactor)
-            content.set("text", .string(text))
-            if b64 { content.set("encoding", .string("base64")) }
+            w.raw(",\"text\":")
+            if bodyText(ex.responseBody, redactor, &w) { w.raw(",\"encoding\":\"base64\"") }
         }
-        response.set("content", .object(content))
-        response.set("redirectURL", .string(""))
-        response.set("headersSize", .number("-1"))
-        response.set("bodySize", .number(String(ex.responseBody.count)))
+        w.raw("},\"redirectURL\":\"\",\"headersSize\":-1,\"bodySize\":"); w.int(ex.responseBody.count)
         if s.error != nil || s.errorStep != nil || status == 0 {
             let msg = [s.errorStep, s.error].compactMap { $0 }.joined(separator: ": ")
-            response.set("_error", .string(redactor.text(msg.isEmpty ? (s.state == "complete" ? "no response" : s.state) : msg)))
+            w.raw(",\"_error\":")
+            w.string(redactor.text(msg.isEmpty ? (s.state == "complete" ? "no response" : s.state) : msg))
         }
         if ex.isStream && !ex.responseBody.isEmpty {
             var parser = SSEParser()
             var events = parser.feed(ex.responseBody)
             if let last = parser.finish() { events.append(last) }
-            response.set("_sseEvents", .array(events.filter(\.hasData).map { e in
-                var o = JSONObject()
-                if let name = e.event { o.set("event", .string(name)) }
-                if let id = e.id { o.set("id", .string(id)) }
-                o.set("data", .string(redactor.text(e.data)))
-                return .object(o)
-            }))
+            w.raw(",\"_sseEvents\":[")
+            var first = true
+            for e in events where e.hasData {
+                w.raw(first ? "{" : ",{")
+                first = false
+                if let name = e.event { w.raw("\"event\":"); w.string(name); w.raw(",") }
+                if let id = e.id { w.raw("\"id\":"); w.string(id); w.raw(",") }
+                w.raw("\"data\":"); w.string(redactor.text(e.data)); w.raw("}")
+            }
+            w.raw("]")
             let merged = ex.mergedResponseBody
-            if let v = try? JSONValue.parse(merged) { response.set("_mergedCompletion", redactor.json(v)) }
+            let mark = w.out.count
+            w.raw(",\"_mergedCompletion\":")
+            if !merged.withUnsafeBufferPointer({ RedactedJSON.append($0, redactor: redactor, to: &w.out) }) {
+                if let v = try? JSONValue.parse(merged) { w.out.append(contentsOf: redactor.json(v).serializedBytes()) }
+                else { w.out.removeSubrange(mark...) }
+            }
         }
-
-        var e = JSONObject()
-        e.set("startedDateTime", .string(ExportTime.iso(s.startedAt)))
-        e.set("time", ms(total))
-        e.set("request", .object(request))
-        e.set("response", .object(response))
-        e.set("cache", .object(JSONObject()))
-        e.set("timings", .object(JSONObject([("send", .number("0")), ("wait", ms(wait)), ("receive", ms(total - wait))])))
-        e.set("_id", .number(String(s.id)))
-        for f in ex.begin.meta where ["moonpalace_id", "replay_of"].contains(f.name) { e.set("_" + f.name, .string(f.value)) }
-        if let c = s.category { e.set("_category", .string(c)) }
-        if !s.tags.isEmpty { e.set("_tags", .array(s.tags.map(JSONValue.string))) }
-        return JSONValue.object(e).serializedBytes()
+        w.raw("},\"cache\":{},\"timings\":{\"send\":0,\"wait\":"); w.value(ms(wait))
+        w.raw(",\"receive\":"); w.value(ms(total - wait))
+        w.raw("},\"_id\":"); w.int(s.id)
+        var meta: [(String, String)] = []
+        for f in ex.begin.meta where f.name == "moonpalace_id" || f.name == "replay_of" {
+            if let i = meta.firstIndex(where: { $0.0 == f.name }) { meta[i].1 = f.value } else { meta.append((f.name, f.value)) }
+        }
+        for (k, v) in meta { w.raw(","); w.string("_" + k); w.raw(":"); w.string(v) }
+        if let c = s.category { w.raw(",\"_category\":"); w.string(c) }
+        if !s.tags.isEmpty {
+            w.raw(",\"_tags\":[")
+            for (i, t) in s.tags.enumerated() { if i > 0 { w.raw(",") }; w.string(t) }
+            w.raw("]")
+        }
+        w.raw("}")
+        return w.out
     }
 
     static func ms(_ d: Double) -> JSONValue {
@@ -215,26 +220,28 @@ public enum HARFormat {
         return .number(String(r))
     }
 
-    static func pairs(_ hs: [HeaderField]) -> JSONValue {
-        .array(hs.map { .object(JSONObject([("name", .string($0.name)), ("value", .string($0.value))])) })
-    }
-
-    static func queryString(_ query: String, _ redactor: Redactor) -> JSONValue {
-        guard !query.isEmpty else { return .array([]) }
-        return .array(query.split(separator: "&").map { item in
+    static func queryString(_ query: String, _ redactor: Redactor, _ w: inout JSONText) {
+        w.raw("[")
+        for (i, item) in query.split(separator: "&").enumerated() {
             let kv = item.split(separator: "=", maxSplits: 1)
-            return .object(JSONObject([("name", .string(String(kv.first ?? ""))),
-                                       ("value", .string(redactor.text(kv.count > 1 ? String(kv[1]) : "")))]))
-        })
+            w.raw(i == 0 ? "{\"name\":" : ",{\"name\":"); w.string(String(kv.first ?? ""))
+            w.raw(",\"value\":"); w.string(redactor.text(kv.count > 1 ? String(kv[1]) : "")); w.raw("}")
+        }
+        w.raw("]")
     }
 
     static func contentType(_ hs: [HeaderField]) -> String {
         hs.first { $0.name.lowercased() == "content-type" }?.value ?? ""
     }
 
-    /// UTF-8 text (redacted), or base64 when the bytes are not text.
-    static func bodyText(_ bytes: [UInt8], _ redactor: Redactor) -> (String, Bool) {
-        if let s = String(validating: bytes, as: UTF8.self) { return (redactor.text(s), false) }
-        return (Base64.encode(bytes), true)
+    /// Writes the body as a JSON string: UTF-8 text (redacted), or base64 when the bytes are not text (returns
+    /// true then).
+    static func bodyText(_ bytes: [UInt8], _ redactor: Redactor, _ w: inout JSONText) -> Bool {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            w.string(Base64.encode(bytes))
+            return true
+        }
+        w.redactedText(bytes, redactor)
+        return false
     }
 }

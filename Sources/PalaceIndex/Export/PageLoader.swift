@@ -1,8 +1,9 @@
 import PalaceLog
 
-/// Loads the records of a page of exchanges with one sequential pass over the log range they occupy, instead of
-/// one random read per record (`LogReader.read(at:)` opens the segment and reads a 1 MiB window each time, which
-/// dominates a batch export). Used by `BatchExport`.
+/// Loads a page of exchanges for `BatchExport`: their summaries with one SELECT over the page's id range, and
+/// their records with one sequential pass over the log range they occupy, instead of one query and one random
+/// read per exchange (`LogReader.read(at:)` opens the segment and reads a 1 MiB window each time, which
+/// dominated a batch export).
 ///
 /// Invariants: returns only exchanges whose begin (and, when the index knows more records, every listed record)
 /// was found in the range; anything missing is left to the caller's per-exchange fallback (`index.exchange(id:)`),
@@ -10,58 +11,91 @@ import PalaceLog
 struct PageLoader {
     let index: ExchangeIndex
 
-    func load(_ ids: [Int64]) -> [Int64: LoadedExchange] {
-        guard let lo = ids.min(), let hi = ids.max() else { return [:] }
+    struct Page {
+        var summaries: [Int64: ExchangeSummary] = [:]
+        var records: [Int64: LoadedExchange] = [:]
+    }
+
+    /// The records of one exchange as the pass finds them.
+    final class Parts {
+        let begin: ExchangeBegin
+        var end: ExchangeEnd?
+        var request: [(offset: UInt64, bytes: [UInt8])] = []
+        var response: [(offset: UInt64, bytes: [UInt8])] = []
+        var found = 0
+        init(_ begin: ExchangeBegin) { self.begin = begin }
+    }
+
+    func load(_ ids: [Int64]) -> Page {
+        guard let lo = ids.min(), let hi = ids.max() else { return Page() }
         // A sparse page (a rare match spread over a long history) would scan far more than it loads: random reads.
-        guard hi - lo < Int64(ids.count) * 8 + 64 else { return [:] }
+        guard hi - lo < Int64(ids.count) * 8 + 64 else { return Page() }
         let wanted = Set(ids)
+        var page = Page()
         var first: RecordPosition?
         var last: RecordPosition?
         var expected: [Int64: Int] = [:]
-        guard let rows = try? index.db.query(
-            "SELECT id, begin_segment, begin_offset, positions FROM exchanges WHERE id BETWEEN ? AND ?",
-            [.integer(lo), .integer(hi)]) else { return [:] }
-        for r in rows {
-            guard let id = r[0].int64, wanted.contains(id), let seg = r[1].int64, let off = r[2].int64 else { continue }
-            let begin = RecordPosition(segment: UInt64(seg), offset: UInt64(off))
-            var positions: [RecordPosition] = []
-            if case .blob(let b) = r[3] { positions = PositionList.decode(b, begin: begin) }
-            expected[id] = positions.count
-            if first.map({ begin < $0 }) ?? true { first = begin }
-            let end = positions.max() ?? begin
-            if last.map({ end > $0 }) ?? true { last = end }
+        expected.reserveCapacity(ids.count)
+        page.summaries.reserveCapacity(ids.count)
+        guard let stmt = try? index.db.prepare(
+            "SELECT begin_segment, begin_offset, positions, \(ExchangeSummary.selectList) FROM exchanges WHERE id BETWEEN ? AND ?")
+        else { return Page() }
+        defer { stmt.reset() }
+        do {
+            try stmt.bind([.integer(lo), .integer(hi)])
+            let width = stmt.columnCount
+            while try stmt.step() {
+                let r = (0..<width).map { stmt.value(at: $0) }
+                let summary = ExchangeSummary(row: Array(r[3...]))
+                let id = summary.id
+                guard wanted.contains(id) else { continue }
+                page.summaries[id] = summary
+                guard let seg = r[0].int64, let off = r[1].int64 else { continue }
+                let begin = RecordPosition(segment: UInt64(seg), offset: UInt64(off))
+                var positions: [RecordPosition] = []
+                if case .blob(let b) = r[2] { positions = PositionList.decode(b, begin: begin) }
+                expected[id] = positions.count
+                if first.map({ begin < $0 }) ?? true { first = begin }
+                let end = positions.max() ?? begin
+                if last.map({ end > $0 }) ?? true { last = end }
+            }
+        } catch {
+            return Page()
         }
-        guard let first, let last else { return [:] }
-        var parts: [Int64: (begin: ExchangeBegin, end: ExchangeEnd?, req: [(UInt64, [UInt8])], resp: [(UInt64, [UInt8])], n: Int)] = [:]
+        guard let first, let last else { return page }
+        var parts: [Int64: Parts] = [:]
+        parts.reserveCapacity(expected.count)
         for stored in index.reader.records(fromPosition: first) {
             if stored.position > last { break }
             let id = Int64(stored.record.exchangeID)
-            guard wanted.contains(id) else { continue }
+            guard expected[id] != nil else { continue }
             switch stored.record {
-            case .begin(let b): parts[id] = (b, nil, [], [], 0)
+            case .begin(let b): parts[id] = Parts(b)
             case .chunk(let c):
-                guard var p = parts[id] else { continue }
-                if c.direction == .request { p.req.append((c.offset, c.bytes)) } else { p.resp.append((c.offset, c.bytes)) }
-                p.n += 1
-                parts[id] = p
+                guard let p = parts[id] else { continue }
+                if c.direction == .request { p.request.append((c.offset, c.bytes)) } else { p.response.append((c.offset, c.bytes)) }
+                p.found += 1
             case .end(let e):
-                guard var p = parts[id] else { continue }
+                guard let p = parts[id] else { continue }
                 p.end = e
-                p.n += 1
-                parts[id] = p
+                p.found += 1
             default: continue
             }
         }
-        var out: [Int64: LoadedExchange] = [:]
-        for (id, p) in parts where p.n == expected[id] {
+        page.records.reserveCapacity(parts.count)
+        for (id, p) in parts where p.found == expected[id] {
             var ex = LoadedExchange(begin: p.begin, end: p.end, requestBody: p.begin.requestBody, responseBody: [])
-            for (_, bytes) in p.req.sorted(by: { $0.0 < $1.0 }) { ex.requestBody += bytes }
-            var body: [UInt8] = []
-            for (_, bytes) in p.resp.sorted(by: { $0.0 < $1.0 }) { body += bytes }
-            if let e = p.end { body += e.responseBody }
-            ex.responseBody = body
-            out[id] = ex
+            for part in p.request.sorted(by: { $0.offset < $1.offset }) { ex.requestBody += part.bytes }
+            if !p.response.isEmpty {
+                var body: [UInt8] = []
+                for part in p.response.sorted(by: { $0.offset < $1.offset }) { body += part.bytes }
+                if let e = p.end { body += e.responseBody }
+                ex.responseBody = body
+            } else {
+                ex.responseBody = p.end?.responseBody ?? []
+            }
+            page.records[id] = ex
         }
-        return out
+        return page
     }
 }

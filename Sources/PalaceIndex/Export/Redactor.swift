@@ -49,6 +49,9 @@ public final class Redactor: @unchecked Sendable {
         }
     }
 
+    /// Whether `--redact` patterns apply (they need each string decoded; the default rules work on bytes).
+    var hasExtraPatterns: Bool { !patterns.isEmpty }
+
     deinit {
         for re in patterns { regfree(re); re.deallocate() }
     }
@@ -59,20 +62,59 @@ public final class Redactor: @unchecked Sendable {
     ]
 
     /// JSON member names (lower-cased, `-` read as `_`) whose string values are secrets.
+    static let secretNames: [[UInt8]] = ["api_key", "apikey", "password", "passwd", "secret", "client_secret",
+        "access_token", "refresh_token", "id_token", "auth_token", "authorization", "private_key", "secret_key",
+        "access_key"].map { Array($0.utf8) }
+    static let secretSuffixes: [[UInt8]] = ["_api_key", "_secret", "_password"].map { Array($0.utf8) }
+
     static func isSecretName(_ name: String) -> Bool {
+        var name = name
+        if let ascii = name.withUTF8({ $0.allSatisfy { $0 < 0x80 } ? isSecretName(ascii: $0) : nil }) { return ascii }
+        // Non-ASCII: Unicode lower-casing and String comparison (a Kelvin sign K reads as k).
         let n = name.lowercased().replacing("-", with: "_")
-        if ["api_key", "apikey", "password", "passwd", "secret", "client_secret", "access_token", "refresh_token",
-            "id_token", "auth_token", "authorization", "private_key", "secret_key", "access_key"].contains(n) { return true }
+        if secretNames.contains(where: { n == String(decoding: $0, as: UTF8.self) }) { return true }
         return n.hasSuffix("_api_key") || n.hasSuffix("_secret") || n.hasSuffix("_password")
+    }
+
+    /// `isSecretName` for an ASCII name given as bytes (no allocation: this runs for every member of every body).
+    static func isSecretName(ascii k: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = k.count
+        guard n >= 6 else { return false }
+        @inline(__always) func at(_ i: Int) -> UInt8 {
+            let b = k[i]
+            if b == 0x2D { return 0x5F }
+            return b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+        }
+        func equals(_ word: [UInt8], from: Int) -> Bool {
+            for j in 0..<word.count where at(from + j) != word[j] { return false }
+            return true
+        }
+        for suffix in secretSuffixes where n >= suffix.count && equals(suffix, from: n - suffix.count) { return true }
+        for word in secretNames where word.count == n && equals(word, from: 0) { return true }
+        return false
     }
 
     public func header(_ h: HeaderField) -> HeaderField {
         guard enabled else { return h }
-        if Self.credentialHeaders.contains(h.name.lowercased()) {
+        if Self.isCredentialHeader(h.name) {
             return HeaderField(name: h.name, value: Self.maskKeepingMask(h.value))
         }
         return HeaderField(name: h.name, value: text(h.value))
     }
+
+    /// `credentialHeaders.contains(name.lowercased())`, without building the lower-cased string for ASCII names.
+    static func isCredentialHeader(_ name: String) -> Bool {
+        var name = name
+        let ascii: Bool? = name.withUTF8 { b in
+            guard b.allSatisfy({ $0 < 0x80 }) else { return nil }
+            return credentialHeaderBytes.contains { word in
+                word.count == b.count && zip(word, b).allSatisfy { $0 == ($1 >= 0x41 && $1 <= 0x5A ? $1 | 0x20 : $1) }
+            }
+        }
+        return ascii ?? credentialHeaders.contains(name.lowercased())
+    }
+
+    static let credentialHeaderBytes: [[UInt8]] = credentialHeaders.map { Array($0.utf8) }
 
     public func headers(_ hs: [HeaderField]) -> [HeaderField] { enabled ? hs.map(header) : hs }
 
@@ -117,44 +159,80 @@ public final class Redactor: @unchecked Sendable {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x5F
     }
 
+    /// `isTokenByte` for every byte value.
+    static let tokenTable: [Bool] = (0..<256).map { isTokenByte(UInt8($0)) }
+
     /// Masks `sk-` + ≥ 16 token characters, `Bearer ` + ≥ 8, and `eyJ…` JWTs (three dot-separated parts).
     static func maskKeyLike(_ s: String) -> String {
+        guard s.utf8.count >= 11 else { return s }
+        // Most text has nothing to mask: look first, copy only when something changes.
+        var probe = s
+        guard probe.withUTF8({ maskKeyLike(in: UnsafeMutableBufferPointer(mutating: $0), dryRun: true) }) else { return s }
         var bytes = Array(s.utf8)
+        let changed = bytes.withUnsafeMutableBufferPointer { maskKeyLike(in: $0) }
+        return changed ? String(decoding: bytes, as: UTF8.self) : s
+    }
+
+    /// `maskKeyLike` in place over UTF-8 bytes (only ASCII token bytes change, to `*`, so valid UTF-8 stays valid
+    /// and a JSON string without escapes stays a JSON string). Returns whether anything changed.
+    /// `dryRun`: only report whether something would change (`bytes` is not written; it may be read-only memory).
+    static func maskKeyLike(in bytes: UnsafeMutableBufferPointer<UInt8>, dryRun: Bool = false) -> Bool {
         let n = bytes.count
-        guard n >= 11 else { return s }
+        guard n >= 11 else { return false }
+        return tokenTable.withUnsafeBufferPointer { tokens in maskKeyLike(in: bytes, tokens: tokens, dryRun: dryRun) }
+    }
+
+    private static func maskKeyLike(in bytes: UnsafeMutableBufferPointer<UInt8>, tokens: UnsafeBufferPointer<Bool>,
+                                     dryRun: Bool) -> Bool {
+        let n = bytes.count
         var changed = false
         var i = 0
         func tokenEnd(_ from: Int, dots: Bool) -> Int {
             var j = from
-            while j < n && (isTokenByte(bytes[j]) || (dots && bytes[j] == 0x2E)) { j += 1 }
+            while j < n && (tokens[Int(bytes[j])] || (dots && bytes[j] == 0x2E)) { j += 1 }
             return j
         }
         func mask(_ from: Int, _ to: Int) {
             guard to - from > 4 else { return }
             var k = from
             while k < to - 4 {
-                if bytes[k] != 0x2A { bytes[k] = 0x2A; changed = true }
+                if bytes[k] != 0x2A {
+                    changed = true
+                    if dryRun { return }
+                    bytes[k] = 0x2A
+                }
                 k += 1
             }
         }
+        func isBearer(_ at: Int) -> Bool {   // "bearer " in any ASCII case
+            let word: StaticString = "bearer "
+            for j in 0..<7 {
+                let b = bytes[at + j]
+                if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != word.utf8Start[j] { return false }
+            }
+            return true
+        }
+        // Word by word: a token can only start where a run of token bytes starts, so the rest of each run is
+        // skipped with one table lookup per byte.
         while i < n {
             let b = bytes[i]
-            let boundary = i == 0 || !isTokenByte(bytes[i - 1])
-            if boundary && b == 0x73 && i + 3 < n && bytes[i + 1] == 0x6B && bytes[i + 2] == 0x2D {   // "sk-"
+            guard tokens[Int(b)] else { i += 1; continue }
+            if b == 0x73 && i + 3 < n && bytes[i + 1] == 0x6B && bytes[i + 2] == 0x2D {   // "sk-"
                 let end = tokenEnd(i + 3, dots: false)
-                if end - (i + 3) >= 16 { mask(i + 3, end); i = end; continue }
-            } else if boundary && (b == 0x42 || b == 0x62) && i + 7 < n,
-                      String(decoding: bytes[i..<(i + 7)], as: UTF8.self).lowercased() == "bearer " {
+                if end - (i + 3) >= 16 { mask(i + 3, end); if changed && dryRun { return true }; i = end; continue }
+            } else if (b == 0x42 || b == 0x62) && i + 7 < n, isBearer(i) {
                 let end = tokenEnd(i + 7, dots: true)
-                if end - (i + 7) >= 8 { mask(i + 7, end); i = end; continue }
-            } else if boundary && b == 0x65 && i + 3 < n && bytes[i + 1] == 0x79 && bytes[i + 2] == 0x4A {   // "eyJ"
+                if end - (i + 7) >= 8 { mask(i + 7, end); if changed && dryRun { return true }; i = end; continue }
+            } else if b == 0x65 && i + 3 < n && bytes[i + 1] == 0x79 && bytes[i + 2] == 0x4A {   // "eyJ"
                 let end = tokenEnd(i, dots: true)
-                let dots = bytes[i..<end].filter { $0 == 0x2E }.count
-                if dots == 2 && end - i >= 20 { mask(i, end); i = end; continue }
+                var dots = 0
+                for k in i..<end where bytes[k] == 0x2E { dots += 1 }
+                if dots == 2 && end - i >= 20 { mask(i, end); if changed && dryRun { return true }; i = end; continue }
             }
             i += 1
+            while i < n && tokens[Int(bytes[i])] { i += 1 }
         }
-        return changed ? String(decoding: bytes, as: UTF8.self) : s
+        return changed
     }
 
     /// Every match of `re` in `s` replaced by `*` of the same length (at least one).

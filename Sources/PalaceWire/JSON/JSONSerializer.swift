@@ -82,36 +82,100 @@ struct JSONWriter {
     }
 
     mutating func writeString(_ s: String) {
-        var s = s
-        out.append(UInt8(ascii: "\""))
-        s.withUTF8 { bytes in
-            var runStart = 0
-            for i in 0..<bytes.count {
-                let b = bytes[i]
-                guard b < 0x20 || b == 0x22 || b == 0x5C else { continue }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
-                runStart = i + 1
-                switch b {
-                case 0x22: append("\\\"")
-                case 0x5C: append("\\\\")
-                case 0x0A: append("\\n")
-                case 0x0D: append("\\r")
-                case 0x09: append("\\t")
-                case 0x08: append("\\b")
-                case 0x0C: append("\\f")
-                default:
-                    append("\\u00")
-                    out.append(hexDigit(b >> 4))
-                    out.append(hexDigit(b & 0xF))
+        JSONValue.appendString(s, to: &out)
+    }
+
+    /// Appends `utf8` (valid UTF-8) as a JSON string literal: only `"`, `\\` and control characters are escaped.
+    /// Sized first, then written through a pointer, 16 bytes at a time where nothing needs escaping (body text
+    /// is long and its quotes are many: appending run by run cost more than the scan).
+    static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        guard let src = bytes.baseAddress, !bytes.isEmpty else {
+            out.append(UInt8(ascii: "\"")); out.append(UInt8(ascii: "\""))
+            return
+        }
+        let n = bytes.count
+        var extra = 0
+        var i = 0
+        while i < n {
+            if i + 16 <= n, !hasSpecial(UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt8>.self)) { i += 16; continue }
+            let b = src[i]
+            if b < 0x20 || b == 0x22 || b == 0x5C { extra += escapeLength(b) - 1 }
+            i += 1
+        }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: n + extra + 2))
+        out.withUnsafeMutableBufferPointer { buffer in
+            guard let dst = buffer.baseAddress.map({ $0 + start }) else { return }
+            dst[0] = UInt8(ascii: "\"")
+            var j = 1
+            if extra == 0 {
+                (dst + 1).update(from: src, count: n)
+                j += n
+            } else {
+                var i = 0
+                while i < n {
+                    if i + 16 <= n {
+                        let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt8>.self)
+                        if !hasSpecial(v) {
+                            UnsafeMutableRawPointer(dst + j).storeBytes(of: v, as: SIMD16<UInt8>.self)
+                            i += 16; j += 16
+                            continue
+                        }
+                    }
+                    let b = src[i]
+                    i += 1
+                    guard b < 0x20 || b == 0x22 || b == 0x5C else { dst[j] = b; j += 1; continue }
+                    dst[j] = UInt8(ascii: "\\")
+                    switch b {
+                    case 0x22: dst[j + 1] = 0x22
+                    case 0x5C: dst[j + 1] = 0x5C
+                    case 0x0A: dst[j + 1] = UInt8(ascii: "n")
+                    case 0x0D: dst[j + 1] = UInt8(ascii: "r")
+                    case 0x09: dst[j + 1] = UInt8(ascii: "t")
+                    case 0x08: dst[j + 1] = UInt8(ascii: "b")
+                    case 0x0C: dst[j + 1] = UInt8(ascii: "f")
+                    default:
+                        dst[j + 1] = UInt8(ascii: "u"); dst[j + 2] = UInt8(ascii: "0"); dst[j + 3] = UInt8(ascii: "0")
+                        dst[j + 4] = hexDigit(b >> 4); dst[j + 5] = hexDigit(b & 0xF)
+                    }
+                    j += escapeLength(b)
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+            dst[j] = UInt8(ascii: "\"")
         }
-        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any of the 16 bytes is `"`, `\\` or a control character.
+    @inline(__always)
+    static func hasSpecial(_ v: SIMD16<UInt8>) -> Bool {
+        any((v .< 0x20) .| (v .== 0x22) .| (v .== 0x5C))
+    }
+
+    /// Bytes the escaped form of `b` takes (`b` needs escaping).
+    @inline(__always)
+    static func escapeLength(_ b: UInt8) -> Int {
+        switch b {
+        case 0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x08, 0x0C: 2
+        default: 6
+        }
     }
 
     @inline(__always)
-    func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? UInt8(ascii: "0") + v : UInt8(ascii: "a") + v - 10 }
+    static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? UInt8(ascii: "0") + v : UInt8(ascii: "a") + v - 10 }
+}
+
+extension JSONValue {
+    /// Appends `s` as a JSON string literal to `out`: the same bytes `JSONValue.string(s).serializedBytes()`
+    /// produces, without building a value (for writers that assemble JSON text piece by piece).
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { JSONWriter.appendEscaped($0, to: &out) }
+    }
+
+    /// `appendString` for text already held as bytes; `utf8` must be valid UTF-8.
+    public static func appendString(utf8: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        JSONWriter.appendEscaped(utf8, to: &out)
+    }
 }
 
 extension JSONValue: CustomStringConvertible {
