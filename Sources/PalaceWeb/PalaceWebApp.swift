@@ -28,7 +28,8 @@ public final class PalaceWebApp: Sendable {
         self.notice = notice
         pool = IndexPool(dataDirectory: dataDirectory, notice: notice)
         try pool.prepare()
-        feed = LiveFeed(pool: pool, interval: options.pollInterval, notice: notice)
+        feed = LiveFeed(pool: pool, interval: options.pollInterval, idleWithoutSubscribers: options.indexKeptCurrent,
+                        notice: notice)
         access = Access(options: options)
     }
 

@@ -20,6 +20,10 @@ public struct WebOptions: Sendable {
     public var messageLimit: Int
     /// How often the live feed looks for new log records.
     public var pollInterval: Duration
+    /// Something else keeps the index current (`start` runs an index tailer): the live feed then works only while a
+    /// page listens on `/events`, instead of catching the index up beside the tailer on every poll (a second
+    /// ingest of every exchange, on the proxy's CPU, for nobody).
+    public var indexKeptCurrent = false
 
     public init(prefix: String = "/palace", token: String? = nil, host: String = "127.0.0.1", pageSize: Int = 50,
                 displayLimit: Int = 256 * 1024, messageLimit: Int = 32_000, pollInterval: Duration = .milliseconds(200)) {

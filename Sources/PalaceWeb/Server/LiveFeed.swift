@@ -18,6 +18,8 @@ final class LiveFeed: Sendable {
     let pool: IndexPool
     let interval: Duration
     let notice: @Sendable (String) -> Void
+    /// Nobody listening and the index kept current by someone else (`WebOptions.indexKeptCurrent`): no work.
+    let idleWithoutSubscribers: Bool
 
     private struct State {
         var subscribers: [Int: AsyncStream<[Int64]>.Continuation] = [:]
@@ -32,9 +34,11 @@ final class LiveFeed: Sendable {
     private let task = Mutex<Task<Void, Never>?>(nil)
     static let window = 100
 
-    init(pool: IndexPool, interval: Duration, notice: @escaping @Sendable (String) -> Void) {
+    init(pool: IndexPool, interval: Duration, idleWithoutSubscribers: Bool = false,
+         notice: @escaping @Sendable (String) -> Void) {
         self.pool = pool
         self.interval = interval
+        self.idleWithoutSubscribers = idleWithoutSubscribers
         self.notice = notice
     }
 
@@ -74,7 +78,7 @@ final class LiveFeed: Sendable {
     /// Makes the next tick catch up even if the log looks unchanged (after this process wrote an annotation).
     func catchUpNow() async {
         state.withLock { $0.forceCatchUp = true }
-        await tick()
+        await tick(evenUnwatched: true)
     }
 
     private func loop() async {
@@ -90,7 +94,13 @@ final class LiveFeed: Sendable {
         }
     }
 
-    func tick() async {
+    func tick(evenUnwatched: Bool = false) async {
+        if idleWithoutSubscribers && !evenUnwatched && subscriberCount == 0 {
+            // What it knew goes stale while nobody listens: the next subscriber's first tick primes it afresh
+            // (as of that moment, like a page's own render) and only later changes are sent.
+            state.withLock { s in s.primed = false; s.known = [:]; s.forceCatchUp = true }
+            return
+        }
         let signature = Self.logSignature(pool.dataDirectory.logDirectory)
         let mustCatchUp = state.withLock { s -> Bool in
             let r = s.forceCatchUp || s.signature != signature

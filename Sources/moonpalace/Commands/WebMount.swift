@@ -21,7 +21,9 @@ enum WebMount {
     static func make(_ flags: WebMountOptions, dataDirectory: DataDirectory, host: String, server: ProxyServer) -> ProxyMount? {
         if flags.noWeb { return nil }
         let token = flags.webToken ?? ProcessInfo.processInfo.environment["MOONPALACE_WEB_TOKEN"]
-        let options = WebOptions(token: token, host: host)
+        var mounted = WebOptions(token: token, host: host)
+        mounted.indexKeptCurrent = true   // `start` runs the index tailer beside the proxy
+        let options = mounted
         let actions = WebActions(
             annotate: { annotation in try await server.appendAnnotation(annotation) },
             replay: { exchange in try await WebReplay.send(exchange, dataDirectory: dataDirectory) })
