@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `moonpalace` command line. Wiring only: each subcommand lives in `Commands/` and calls a library.
 @main
@@ -17,4 +18,14 @@ struct MoonPalace: AsyncParsableCommand {
                       ExportCommand.self, ImportCommand.self, ReplayCommand.self, ExplainCommand.self,
                       WebCommand.self]
     )
+
+    /// MoonPalace's `--flag=true|false` spellings of `start`'s boolean flags are rewritten first (Config/BoolFlagSyntax).
+    static func main() async {
+        do {
+            await main(try BoolFlagSyntax.rewrite(Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+    }
 }

@@ -4,6 +4,10 @@ import json
 import os
 import subprocess
 
+try:
+    import httpx
+except ImportError:  # the SDK in this venv ships its HTTP client as httpx2
+    import httpx2 as httpx
 import openai
 
 from test_proxy_util import BANNER, dump_exchanges, proxy_factory  # noqa: F401 (fixtures)
@@ -115,3 +119,36 @@ def test_retention_drops_old_segments_at_start(moonpalace_bin, start_process, tm
     assert len(after) < len(before) and after[-1] == before[-1]      # oldest first; the active one stays
     stat = subprocess.run([moonpalace_bin, "log", "verify", "--data-dir", data_dir], capture_output=True, text=True)
     assert stat.returncode == 0, stat.stdout + stat.stderr
+
+
+def test_moonpalace_bool_flag_syntax_beats_config(mock_server, proxy_factory, moonpalace_bin, tmp_path):
+    """MoonPalace's (Go pflag) `--flag=true|false` spellings of start's boolean flags, still flags > config."""
+    upstream = mock_server.removesuffix("/v1")
+    on_dir = str(tmp_path / "on")
+    write_config(on_dir, "start:\n  force-stream: true\n  detect-repeat: {}\n  auto-cache: {}\n")
+    off = proxy_factory(upstream, "--force-stream=false", "--detect-repeat=False", "-auto-cache=0", data_dir=on_dir)
+    assert not forced(moonpalace_bin, off)
+    on_repeat = {**CHAT, "stream": True, "max_tokens": 600}
+    system = {"role": "system", "content": "You are a careful assistant. " * 200}     # cacheable (> 4096 bytes)
+    long_chat = {**CHAT, "messages": [system, *CHAT["messages"]]}
+    AUTH = {"Authorization": "Bearer sk-flag-syntax"}                                # caches need a key
+    with httpx.Client(timeout=60) as c:
+        r = c.post(off.base_url + "/chat/completions", json=on_repeat, headers={"X-Mock-Scenario": "repeat"})
+        assert b'"finish_reason":"length"' in r.content and b'"repeat"' not in r.content   # detection off
+        c.post(off.base_url + "/chat/completions", json=long_chat, headers=AUTH).raise_for_status()
+    assert not any("cache_used" in x["end"]["flags"] for x in dump_exchanges(moonpalace_bin, off.data_dir).values())
+
+    plain_dir = str(tmp_path / "plain")
+    write_config(plain_dir, "start:\n  force-stream: false\n")
+    on = proxy_factory(upstream, "--force-stream=true", "--detect-repeat=1", "--auto-cache=TRUE", data_dir=plain_dir)
+    assert forced(moonpalace_bin, on)
+    with httpx.Client(timeout=60) as c:
+        r = c.post(on.base_url + "/chat/completions", json=on_repeat, headers={"X-Mock-Scenario": "repeat"})
+        assert b'"finish_reason":"repeat"' in r.content                                   # detection on
+        c.post(on.base_url + "/chat/completions", json=long_chat, headers=AUTH).raise_for_status()
+    assert any("cache_used" in x["end"]["flags"] for x in dump_exchanges(moonpalace_bin, on.data_dir).values())
+    # the last spelling wins, as in Go; a value is only taken after '=' (Go: `--force-stream false` is an error)
+    assert not forced(moonpalace_bin, proxy_factory(upstream, "--force-stream", "--force-stream=f", data_dir=str(tmp_path / "last")))
+    err = start_fails(moonpalace_bin, tmp_path / "bad", "--detect-repeat=maybe")
+    assert "invalid value 'maybe' for '--detect-repeat'" in err and "--detect-repeat=false" in err
+    assert "'false'" in start_fails(moonpalace_bin, tmp_path / "bad2", "--force-stream", "false")
