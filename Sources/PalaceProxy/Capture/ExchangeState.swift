@@ -108,10 +108,12 @@ final class ExchangeState: @unchecked Sendable {
 
     /// Force-stream conversion: the merged `chat.completion` as the client's JSON body (nil if nothing merged).
     func convertedBody() -> ByteBuffer? {
-        guard let value = tap.mergedValue() else { return nil }
-        var bytes = value.serializedBytes()
-        bytes.append(0x0A)
-        return ByteBuffer(bytes: bytes)
+        guard let bytes = tap.mergedCompletion() else { return nil }
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(bytes.count + 1)
+        buffer.writeBytes(bytes)
+        buffer.writeInteger(UInt8(0x0A))
+        return buffer
     }
 
     /// Response bytes on their way to the client: decoded for the record and the tap.

@@ -9,11 +9,15 @@ import PalaceWire
 /// Benchmarks/features.sh). Figures are thread CPU time (insensitive to other load on the machine), best of 5.
 public enum FeatureBenchmark {
     public struct Figures: Sendable {
-        /// `CompletionMerger.add(chunk:)` per chunk (chunk already parsed).
+        /// `CompletionMerger.add(json:)` per chunk: the byte path the stream tap uses (validation included).
         public var mergeNanosPerChunk: Double
+        /// `CompletionMerger.add(chunk:)` per chunk, the chunk already parsed into a `JSONValue` (the generic path).
+        public var mergeParsedNanosPerChunk: Double
+        /// `CompletionMerger.resultBytes()` for the whole stream, per chunk.
+        public var resultNanosPerChunk: Double
         /// The whole stream tap per chunk: SSE framing, JSON parse, facts, merge, and the repeat watch.
         public var tapNanosPerChunk: Double
-        /// `RepeatDetector.feed` per token (tokens of 1–8 characters, mixed Chinese and English).
+        /// `RepeatDetector.feed(utf8:)` per token (tokens of 1–8 characters, mixed Chinese and English).
         public var repeatNanosPerToken: Double
         public var tokens: Int
     }
@@ -40,11 +44,20 @@ public enum FeatureBenchmark {
         for e in events { sse += SSEEncoder.encode(data: e) }
         sse += SSEEncoder.done
 
+        let eventBytes = events.map { Array($0.utf8) }
         let merge = best {
+            var merger = CompletionMerger()
+            for chunk in eventBytes { chunk.withUnsafeBufferPointer { try? merger.add(json: $0) } }
+            return merger.chunkCount
+        } / Double(eventBytes.count)
+        let mergeParsed = best {
             var merger = CompletionMerger()
             for chunk in parsed { merger.add(chunk: chunk) }
             return merger.chunkCount
         } / Double(parsed.count)
+        var full = CompletionMerger()
+        for chunk in eventBytes { chunk.withUnsafeBufferPointer { try? full.add(json: $0) } }
+        let result = best { full.resultBytes().count } / Double(eventBytes.count)
         let tap = best {
             var tap = StreamTap(contentType: "text/event-stream")
             tap.repeatWatch = RepeatWatch(settings: RepeatSettings())
@@ -56,13 +69,15 @@ public enum FeatureBenchmark {
             tap.finish(now: 2)
             return tap.facts == nil ? 0 : 1
         } / Double(events.count)
+        let tokenBytes = tokens.map { Array($0.utf8) }
         let detector = best {
             var d = RepeatDetector(threshold: 0.5, minLength: 100)
             var trips = 0
-            for t in tokens where d.feed(t) { trips += 1 }
+            for t in tokenBytes where t.withUnsafeBufferPointer({ d.feed(utf8: $0) }) { trips += 1 }
             return trips
         } / Double(tokens.count)
-        return Figures(mergeNanosPerChunk: merge, tapNanosPerChunk: tap, repeatNanosPerToken: detector, tokens: tokens.count)
+        return Figures(mergeNanosPerChunk: merge, mergeParsedNanosPerChunk: mergeParsed, resultNanosPerChunk: result,
+                       tapNanosPerChunk: tap, repeatNanosPerToken: detector, tokens: tokens.count)
     }
 
     /// Best of 5 runs, in thread CPU nanoseconds (the result of `body` is kept alive so it is not optimised away).

@@ -51,6 +51,32 @@ struct RepeatDetector: Sendable {
         return tripped
     }
 
+    /// Feeds one piece of valid UTF-8 (decoded here: no `String` needed); returns `tripped`.
+    mutating func feed(utf8 s: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        let n = s.count
+        while i < n {
+            let b = s[i]
+            var c: UInt32
+            var width: Int
+            switch b {
+            case 0..<0x80: c = UInt32(b); width = 1
+            case 0xC0..<0xE0: c = UInt32(b & 0x1F); width = 2
+            case 0xE0..<0xF0: c = UInt32(b & 0x0F); width = 3
+            case 0xF0..<0xF8: c = UInt32(b & 0x07); width = 4
+            default: c = 0xFFFD; width = 1   // not a lead byte (never in validated text)
+            }
+            if width > 1 {
+                if i + width > n { c = 0xFFFD; width = n - i } else {
+                    for k in 1..<width { c = c << 6 | UInt32(s[i + k] & 0x3F) }
+                }
+            }
+            add(c)
+            i += width
+        }
+        return tripped
+    }
+
     mutating func add(_ c: UInt32) {
         let slot = length % Self.gram
         if length >= Self.gram { rolling = rolling &- UInt64(recent[slot]) &* Self.basePower }

@@ -50,9 +50,40 @@ struct RepeatWatch {
         return trip
     }
 
-    /// The chunks that end every unfinished choice with `finish_reason: "repeat"` (in first-seen order).
-    func finalChunks() -> [JSONValue] {
-        seen.filter { !finished.contains($0) }.map { index in
+    /// A choice of a chunk merged on the byte path (`CompletionMerger.add(streamChunk:)`'s `onChoice`).
+    mutating func note(choice index: Int, finished isFinished: Bool) {
+        if !seen.contains(index) { seen.append(index) }
+        if isFinished { finished.insert(index) }
+    }
+
+    /// A non-empty `content` or `reasoning_content` fragment (`onText`): fed to that stream's detector; a trip is
+    /// kept in `trip` (the first one only; nothing is fed after it).
+    mutating func feed(choice index: Int, reasoning: Bool, utf8 text: UnsafeBufferPointer<UInt8>) {
+        guard trip == nil else { return }
+        let key = index * 2 + (reasoning ? 1 : 0)
+        // Mutated in place: copying a detector out and back would copy its ~120 KiB tables per chunk.
+        let tripped = detectors[key, default: RepeatDetector(threshold: settings.threshold,
+                                                              minLength: settings.minLength)].feed(utf8: text)
+        if tripped, let detector = detectors[key] {
+            trip = Trip(choice: index, field: reasoning ? "reasoning_content" : "content", ratio: detector.ratio,
+                        length: detector.length)
+        }
+    }
+
+    /// The top-level members the final chunks repeat, when chunks are no longer fed through `feed(chunk:)`.
+    mutating func noteTop(id: JSONValue?, created: JSONValue?, model: JSONValue?) {
+        if let id, !id.isNull { self.id = id }
+        if let created, !created.isNull { self.created = created }
+        if let model, !model.isNull { self.model = model }
+    }
+
+    /// The chunks that end every unfinished choice with `finish_reason: "repeat"` (in first-seen order). `top`:
+    /// the stream's `id`, `created` and `model` as merged (nil: the ones `feed(chunk:)`/`noteTop` saw).
+    func finalChunks(top: (id: JSONValue?, created: JSONValue?, model: JSONValue?)? = nil) -> [JSONValue] {
+        let id = top.map { $0.id } ?? self.id
+        let created = top.map { $0.created } ?? self.created
+        let model = top.map { $0.model } ?? self.model
+        return seen.filter { !finished.contains($0) }.map { index in
             var chunk = JSONObject()
             if let id { chunk.set("id", id) }
             chunk.set("object", .string("chat.completion.chunk"))

@@ -26,6 +26,7 @@ struct StreamTap {
     private var chunkUsage: WireUsage?
     private var chunkReasons: [Int: String] = [:]
     private var jsonBody: [UInt8] = []
+    private var mergedCache: [UInt8]?
     private var jsonTooLarge = false
     /// Monotonic time of the first event carrying output (content, reasoning_content or tool-call arguments).
     private(set) var firstOutputNanos: UInt64?
@@ -54,9 +55,13 @@ struct StreamTap {
         if isSSE {
             guard cutAt == nil else { return }
             fedBytes += bytes.count
-            for event in parser.feed(bytes) {
-                consumedBytes += event.raw.count
-                handle(event, now: now)
+            parser.append(bytes)
+            while let found = parser.next() {
+                consumedBytes += found.rawCount
+                if found.hasData {
+                    let events = parser   // a reference to the parser's storage: `handle` changes other members
+                    events.withData { handle(data: $0, now: now) }
+                }
                 if cutAt != nil { break }
             }
         } else if analyseJSON && !jsonTooLarge {
@@ -68,8 +73,11 @@ struct StreamTap {
     /// Ends the body: flushes a final event without its blank line and computes the summary.
     mutating func finish(now: UInt64) {
         if isSSE {
-            if cutAt == nil, let last = parser.finish() { handle(last, now: now) }
-            if sawCompletionChunk && !mergeDropped { facts = CompletionSummary(merger.result()) }
+            if cutAt == nil, let last = parser.finish(), last.hasData {
+                var data = last.data
+                data.withUTF8 { handle(data: $0, now: now) }
+            }
+            if sawCompletionChunk && !mergeDropped { facts = CompletionSummary(facts: merger.facts) }
             else if sawCompletionChunk {
                 facts = CompletionSummary(id: chunkID, model: chunkModel, usage: chunkUsage, finishReasons: chunkReasons)
             }
@@ -83,29 +91,65 @@ struct StreamTap {
     mutating func repeatTail() -> [UInt8] {
         guard let watch = repeatWatch else { return [] }
         var out: [UInt8] = []
-        for chunk in watch.finalChunks() {
+        let top = mergeDropped ? nil : (id: merger.topMember("id"), created: merger.topMember("created"), model: merger.topMember("model"))
+        for chunk in watch.finalChunks(top: top) {
             out += SSEEncoder.encode(json: chunk)
             for (index, reason) in CompletionFacts.of(chunk).finishReasons { chunkReasons[index] = reason }
-            if !mergeDropped { merger.add(chunk: chunk) }
+            if !mergeDropped { merger.add(chunk: chunk); mergedCache = nil }
         }
         out += SSEEncoder.done
         return out
     }
 
-    /// The merged `chat.completion` (force-stream's answer to a client that did not ask for a stream).
-    func mergedValue() -> JSONValue? {
+    /// JSON of the merged `chat.completion`, for streams of completion chunks: force-stream's answer to a client
+    /// that did not ask for a stream, and the end record's merge. Written once (cached until the merge changes).
+    mutating func mergedCompletion() -> [UInt8]? {
         guard isSSE, sawCompletionChunk, !mergeDropped else { return nil }
-        return merger.result()
+        if let mergedCache { return mergedCache }
+        let bytes = merger.resultBytes()
+        mergedCache = bytes
+        return bytes
     }
 
-    /// JSON of the merged `chat.completion`, for streams of completion chunks.
-    func mergedCompletion() -> [UInt8]? {
-        guard isSSE, sawCompletionChunk, !mergeDropped else { return nil }
-        return Array(merger.result().serialized().utf8)
+    /// One event's data (the parser's bytes, valid during the call).
+    private mutating func handle(data: UnsafeBufferPointer<UInt8>, now: UInt64) {
+        guard !data.isEmpty, !Self.isDone(data) else { return }
+        if !mergeDropped, mergedData + data.count > Self.maxMergedData, !keepWholeMerge {
+            // From here on the stream is too large to merge: keep the facts so far, then read chunk by chunk.
+            let f = merger.facts
+            chunkID = f.id
+            chunkModel = f.model
+            chunkUsage = f.usage
+            chunkReasons = f.finishReasons
+            repeatWatch?.noteTop(id: merger.topMember("id"), created: merger.topMember("created"), model: merger.topMember("model"))
+            mergeDropped = true
+            merger = CompletionMerger()
+            mergedCache = nil
+        }
+        guard !mergeDropped else { return handleSlowly(data: data, now: now) }
+        mergedData += data.count
+        mergedCache = nil
+        var watch: RepeatWatch?
+        swap(&watch, &repeatWatch)
+        defer { swap(&watch, &repeatWatch) }
+        let outcome = merger.add(streamChunk: data,
+                                 onChoice: { index, finished in watch?.note(choice: index, finished: finished) },
+                                 onText: { index, reasoning, text in watch?.feed(choice: index, reasoning: reasoning, utf8: text) })
+        switch outcome {
+        case .merged(let hasOutput):
+            sawCompletionChunk = true
+            if firstOutputNanos == nil && hasOutput { firstOutputNanos = now }
+            if watch?.trip != nil { cutAt = consumedBytes }
+        case .error(let error):
+            streamError = error.serialized()
+        case .notACompletionChunk, .invalid:
+            break
+        }
     }
 
-    private mutating func handle(_ event: SSEEvent, now: UInt64) {
-        guard !event.isDone, !event.data.isEmpty, let value = try? JSONValue.parse(event.data) else { return }
+    /// A chunk of a stream whose merge was dropped: facts chunk by chunk.
+    private mutating func handleSlowly(data: UnsafeBufferPointer<UInt8>, now: UInt64) {
+        guard let value = try? JSONValue.parse(data) else { return }
         if let error = value["error"] { streamError = error.serialized(); return }
         guard value["choices"] != nil else { return }
         sawCompletionChunk = true
@@ -116,14 +160,17 @@ struct StreamTap {
         if let usage = f.usage { chunkUsage = usage }
         for (index, reason) in f.finishReasons { chunkReasons[index] = reason }
         if repeatWatch?.feed(chunk: value) != nil { cutAt = consumedBytes }
-        guard !mergeDropped else { return }
-        mergedData += event.data.utf8.count
-        if mergedData > Self.maxMergedData && !keepWholeMerge {
-            mergeDropped = true
-            merger = CompletionMerger()
-        } else {
-            merger.add(chunk: value)
-        }
+    }
+
+    /// `[DONE]`, surrounding spaces allowed.
+    static func isDone(_ data: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard data.count <= 16 else { return false }
+        var lo = 0, hi = data.count
+        while lo < hi, data[lo] == 0x20 { lo += 1 }
+        while hi > lo, data[hi - 1] == 0x20 { hi -= 1 }
+        return hi - lo == 6 && data[lo] == UInt8(ascii: "[") && data[lo + 1] == UInt8(ascii: "D")
+            && data[lo + 2] == UInt8(ascii: "O") && data[lo + 3] == UInt8(ascii: "N") && data[lo + 4] == UInt8(ascii: "E")
+            && data[lo + 5] == UInt8(ascii: "]")
     }
 }
 
@@ -135,7 +182,10 @@ struct CompletionSummary {
     var finishReasons: [String]
 
     init(_ value: JSONValue) {
-        let facts = CompletionFacts.of(value)
+        self.init(facts: CompletionFacts.of(value))
+    }
+
+    init(facts: CompletionFacts) {
         self.init(id: facts.id, model: facts.model, usage: facts.usage, finishReasons: facts.finishReasons)
     }
 

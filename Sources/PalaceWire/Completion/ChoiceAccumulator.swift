@@ -34,7 +34,7 @@ struct ChoiceAccumulator: Sendable {
         }
     }
 
-    private mutating func addLogprobs(_ value: JSONValue) {
+    mutating func addLogprobs(_ value: JSONValue) {
         logprobsSeen = true
         guard case .object(let object) = value else { return }
         for (key, item) in object {
@@ -47,21 +47,44 @@ struct ChoiceAccumulator: Sendable {
         }
     }
 
+    /// The merged `logprobs` member (nil when no chunk had one).
+    var logprobsValue: JSONValue? {
+        guard logprobsSeen else { return nil }
+        if logprobs.isEmpty { return .null }
+        var merged = logprobs
+        for (key, items) in logprobArrays { merged.set(key, .array(items)) }
+        return .object(merged)
+    }
+
+    static let fixedKeys: Set<String> = ["index", "message", "logprobs", "finish_reason"]
+
     func result() -> JSONObject {
         var out = JSONObject()
         out.appendNew("index", indexValue)
         out.appendNew("message", .object(message.result()))
-        if logprobsSeen {
-            if logprobs.isEmpty {
-                out.appendNew("logprobs", .null)
-            } else {
-                var merged = logprobs
-                for (key, items) in logprobArrays { merged.set(key, .array(items)) }
-                out.appendNew("logprobs", .object(merged))
-            }
-        }
+        if let logprobsValue { out.appendNew("logprobs", logprobsValue) }
         out.appendNew("finish_reason", finishReason)
         for (key, value) in extras where !out.contains(key) { out.appendNew(key, value) }
         return out
+    }
+
+    /// Writes `result()`'s JSON directly.
+    func write(to w: inout JSONWriter) {
+        w.append(#"{"index":"#)
+        w.write(indexValue, level: 0)
+        w.append(#","message":"#)
+        message.write(to: &w)
+        let lp = logprobsValue
+        if let lp {
+            w.append(#","logprobs":"#)
+            w.write(lp, level: 0)
+        }
+        w.append(#","finish_reason":"#)
+        w.write(finishReason, level: 0)
+        for (key, value) in extras where !Self.fixedKeys.contains(key) || (key == "logprobs" && lp == nil) {
+            w.member(key)
+            w.write(value, level: 0)
+        }
+        w.out.append(UInt8(ascii: "}"))
     }
 }

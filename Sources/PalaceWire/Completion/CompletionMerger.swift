@@ -19,13 +19,22 @@
 /// `result()` is O(size of the result). `[DONE]` and non-object chunks are ignored.
 public struct CompletionMerger: Sendable {
     /// Number of chunk objects merged so far.
-    public private(set) var chunkCount = 0
-    private var top = JSONObject()
-    private var topUsage: JSONValue?
-    private var choices: [ChoiceAccumulator] = []
-    private var choicePositions: [Int: Int] = [:]
+    public internal(set) var chunkCount = 0
+    var top = JSONObject()
+    var topUsage: JSONValue?
+    var choices: [ChoiceAccumulator] = []
+    var choicePositions: [Int: Int] = [:]
+    /// Raw JSON of the last value each top-level member got through the byte path: an equal value (every chunk
+    /// repeats `id`, `created`, `model`) is skipped without being parsed. Cleared by the `JSONValue` path.
+    var topRaw: [(key: [UInt8], raw: [UInt8])] = []
+    /// Reused storage of the byte path (member and element ranges; key ranges while validating).
+    var ranges: [(key: Range<Int>, value: Range<Int>)] = []
+    var keyScratch: [Range<Int>] = []
 
     public init() {}
+
+    /// The merged value of a top-level member (`id`, `created`, `model`, …) so far.
+    public func topMember(_ key: String) -> JSONValue? { top[key] }
 
     /// Whether no chunk has been merged yet.
     public var isEmpty: Bool { chunkCount == 0 }
@@ -34,6 +43,7 @@ public struct CompletionMerger: Sendable {
     public mutating func add(chunk: JSONValue) {
         guard case .object(let object) = chunk else { return }
         chunkCount += 1
+        topRaw.removeAll()
         for (key, value) in object {
             switch key {
             case "choices":
@@ -41,14 +51,8 @@ public struct CompletionMerger: Sendable {
                 for (position, item) in items.enumerated() {
                     guard case .object(let choice) = item else { continue }
                     let index = choice["index"]?.intValue ?? position
-                    if let at = choicePositions[index] {
-                        choices[at].add(choice)
-                    } else {
-                        choicePositions[index] = choices.count
-                        var accumulator = ChoiceAccumulator(index: index, indexValue: choice["index"] ?? .number(index))
-                        accumulator.add(choice)
-                        choices.append(accumulator)
-                    }
+                    let at = choicePosition(index, indexValue: choice["index"])
+                    choices[at].add(choice)
                 }
             case "usage":
                 if case .object = value { topUsage = value }
@@ -60,10 +64,32 @@ public struct CompletionMerger: Sendable {
         }
     }
 
+    /// The position in `choices` of the choice with `index`, created if new.
+    mutating func choicePosition(_ index: Int, indexValue: @autoclosure () -> JSONValue?) -> Int {
+        if let at = choicePositions[index] { return at }
+        choicePositions[index] = choices.count
+        choices.append(ChoiceAccumulator(index: index, indexValue: indexValue() ?? .number(index)))
+        return choices.count - 1
+    }
+
     /// Merges the `data` of one SSE event: `[DONE]` is ignored, anything else must be a JSON chunk.
     public mutating func add(sseData: String) throws(JSONError) {
         if sseData.utf8.count <= 16, SSEEvent(data: sseData).isDone { return }
-        add(chunk: try JSONValue.parse(sseData))
+        var text = sseData
+        let outcome = text.withUTF8 { bytes in Result { () throws(JSONError) in try add(json: bytes) } }
+        try outcome.get()
+    }
+
+    /// Merges one chunk given as JSON text (the same result as `add(chunk: JSONValue.parse(bytes))`, without
+    /// building the tree when the chunk has the usual shape: see `add(streamChunk:)`).
+    public mutating func add(json bytes: UnsafeBufferPointer<UInt8>) throws(JSONError) {
+        let scan = JSONScan(bytes: bytes)
+        guard scan.validate(keyScratch: &keyScratch) else {
+            add(chunk: try JSONValue.parse(bytes))
+            return
+        }
+        var ignored = false
+        _ = addScanned(scan, requireChoices: false, hasOutput: &ignored, onChoice: { _, _ in }, onText: { _, _, _ in })
     }
 
     /// Merges an SSE event: events without data and `[DONE]` are ignored.

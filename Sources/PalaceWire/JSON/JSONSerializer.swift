@@ -160,6 +160,18 @@ struct JSONWriter {
         }
     }
 
+    /// A JSON string literal of valid UTF-8 bytes (escaping as `writeString`).
+    mutating func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        Self.appendEscaped(bytes, to: &out)
+    }
+
+    /// `,"key":` — a member after the first of a compact object.
+    mutating func member(_ key: String) {
+        out.append(UInt8(ascii: ","))
+        writeString(key)
+        out.append(UInt8(ascii: ":"))
+    }
+
     @inline(__always)
     static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? UInt8(ascii: "0") + v : UInt8(ascii: "a") + v - 10 }
 }

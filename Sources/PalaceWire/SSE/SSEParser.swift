@@ -9,8 +9,11 @@
 /// - Events have no size limit; memory held is the bytes of the one event still in progress.
 /// - Cost: each input byte is scanned once and copied twice (into the pending buffer, then into `raw`).
 public struct SSEParser: Sendable {
-    /// Bytes of the event in progress, from just after the previous event's terminator.
+    /// Bytes of the event in progress (from `pendingStart`, just after the previous event's terminator).
     private var buffer: [UInt8] = []
+    /// Start of the event in progress; bytes before it belong to events already returned (dropped at the next
+    /// `append`, so `next()`'s data and raw range stay valid until then).
+    private var pendingStart = 0
     /// Next position in `buffer` not yet examined for a line end.
     private var scan = 0
     /// Start of the current, not yet terminated line.
@@ -22,14 +25,43 @@ public struct SSEParser: Sendable {
     private var id: String?
     private var retry: Int?
     private var atStreamStart = true
+    /// The fields of the event `next()` returned last (its data in `completedData`).
+    private var completedData: [UInt8] = []
+    private var completedEvent: String?
+    private var completedID: String?
+    private var completedRetry: Int?
+
+    /// An event found by `next()`: where its exact bytes are and whether it had `data` lines; its data is read with
+    /// `withData` (both valid until the next `append`/`feed`/`finish`).
+    public struct Found: Sendable {
+        public var raw: Range<Int>
+        public var hasData: Bool
+        public var rawCount: Int { raw.count }
+    }
 
     public init() {}
 
     /// Feeds the next piece of the stream; returns the events it completed, in order.
     public mutating func feed(_ bytes: some Collection<UInt8>) -> [SSEEvent] {
-        buffer.append(contentsOf: bytes)
+        append(bytes)
         var events: [SSEEvent] = []
-        var eventStart = 0
+        while let found = next() { events.append(makeEvent(found)) }
+        return events
+    }
+
+    /// Allocation-free reading: `append` a piece, then call `next()` until it returns nil. Same events as `feed`.
+    public mutating func append(_ bytes: some Collection<UInt8>) {
+        if pendingStart > 0 {
+            buffer.removeSubrange(0..<pendingStart)
+            scan -= pendingStart
+            lineStart -= pendingStart
+            pendingStart = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The next complete event of what was appended, or nil when more bytes are needed.
+    public mutating func next() -> Found? {
         let count = buffer.count
         while scan < count {
             var i = scan
@@ -50,41 +82,54 @@ public struct SSEParser: Sendable {
                 terminatorLength = 1
             }
             let lineEnd = i + terminatorLength
-            if let event = endLine(contentEnd: i, lineEnd: lineEnd, eventStart: eventStart) {
-                events.append(event)
-                eventStart = lineEnd
-            }
+            let completed = endLine(contentEnd: i)
             lineStart = lineEnd
             scan = lineEnd
+            if let hasData = completed {
+                let raw = pendingStart..<lineEnd
+                pendingStart = lineEnd
+                return Found(raw: raw, hasData: hasData)
+            }
         }
-        if eventStart > 0 {
-            buffer.removeSubrange(0..<eventStart)
-            scan -= eventStart
-            lineStart -= eventStart
-        }
-        return events
+        return nil
+    }
+
+    /// The data of the event `next()` returned last (`data:` lines joined by `\n`).
+    public func withData<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try completedData.withUnsafeBufferPointer(body)
+    }
+
+    /// The exact bytes of the event `next()` returned last.
+    public func withRaw<R>(_ found: Found, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[found.raw])) }
     }
 
     /// Ends the stream: returns the last event when the stream stopped without its blank line (or nil), and
     /// resets the parser so it can read a new stream.
     public mutating func finish() -> SSEEvent? {
+        append(EmptyCollection<UInt8>())
         var result: SSEEvent?
         let count = buffer.count
         if scan < count, buffer[scan] == 0x0D {   // a held-back "\r" at the very end is a line end after all
-            result = endLine(contentEnd: scan, lineEnd: scan + 1, eventStart: 0)
+            if let hasData = endLine(contentEnd: scan) {
+                result = makeEvent(Found(raw: 0..<(scan + 1), hasData: hasData))
+            }
             lineStart = scan + 1
         }
         if result == nil {
-            if lineStart < count { _ = endLine(contentEnd: count, lineEnd: count, eventStart: 0) }
-            if hasFields { result = makeEvent(raw: buffer[0..<count]) }
+            if lineStart < count { _ = endLine(contentEnd: count) }
+            if hasFields {
+                result = SSEEvent(event: event, data: String(decoding: data, as: UTF8.self), id: id, retry: retry,
+                                  hasData: dataLines > 0, raw: Array(buffer[0..<count]))
+            }
         }
         self = SSEParser()
         return result
     }
 
-    /// Processes the line `buffer[lineStart..<contentEnd]`; returns an event when the line is the blank line
-    /// that ends one.
-    private mutating func endLine(contentEnd: Int, lineEnd: Int, eventStart: Int) -> SSEEvent? {
+    /// Processes the line `buffer[lineStart..<contentEnd]`. When it is the blank line that ends an event, the
+    /// event's fields move to `completed…` and the result says whether it had data lines; nil otherwise.
+    private mutating func endLine(contentEnd: Int) -> Bool? {
         var start = lineStart
         if atStreamStart {
             atStreamStart = false
@@ -94,9 +139,13 @@ public struct SSEParser: Sendable {
         }
         if start == contentEnd {
             guard hasFields else { return nil }   // stray blank line: it stays in the next event's raw
-            let event = makeEvent(raw: buffer[eventStart..<lineEnd])
+            let hasData = dataLines > 0
+            swap(&data, &completedData)
+            completedEvent = event
+            completedID = id
+            completedRetry = retry
             resetEvent()
-            return event
+            return hasData
         }
         hasFields = true
         buffer.withUnsafeBufferPointer { b in
@@ -128,9 +177,9 @@ public struct SSEParser: Sendable {
         }
     }
 
-    private func makeEvent(raw: ArraySlice<UInt8>) -> SSEEvent {
-        SSEEvent(event: event, data: String(decoding: data, as: UTF8.self), id: id, retry: retry,
-                 hasData: dataLines > 0, raw: Array(raw))
+    private func makeEvent(_ found: Found) -> SSEEvent {
+        SSEEvent(event: completedEvent, data: String(decoding: completedData, as: UTF8.self), id: completedID,
+                 retry: completedRetry, hasData: found.hasData, raw: Array(buffer[found.raw]))
     }
 
     private mutating func resetEvent() {

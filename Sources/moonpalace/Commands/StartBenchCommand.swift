@@ -13,6 +13,8 @@ struct StartBenchCommand: ParsableCommand {
         guard chunks > 0 else { throw ValidationError("--chunks must be positive") }
         let f = FeatureBenchmark.run(chunks: chunks)
         print("merge_ns_per_chunk \(Int(f.mergeNanosPerChunk.rounded()))")
+        print("merge_parsed_ns_per_chunk \(Int(f.mergeParsedNanosPerChunk.rounded()))")
+        print("result_ns_per_chunk \(Int(f.resultNanosPerChunk.rounded()))")
         print("tap_ns_per_chunk \(Int(f.tapNanosPerChunk.rounded()))")
         print("repeat_ns_per_token \(Int(f.repeatNanosPerToken.rounded()))")
     }
