@@ -16,6 +16,8 @@
 #          minus the direct mock JSON removed from ON), and the CPU model (proxy + mock CPU per request, the mock
 #          charged its JSON cost in both).
 #      (d) forced JSON (ON, non-stream client) vs the same upstream stream relayed as a stream (OFF).
+# With COMPARE_BIN=<another build> the same proxies also run from that binary, alternated in the same rounds, and the
+# report ends with its figures beside ours (an A/B under the same load; the per-chunk costs are both printed).
 # Usage: MOONPALACE_BIN=.build/release/moonpalace bash Benchmarks/features.sh   (DURATION=4 CONNECTIONS=16 ROUNDS=3)
 set -euo pipefail
 BIN=${MOONPALACE_BIN:?set MOONPALACE_BIN to the release binary}
@@ -44,6 +46,15 @@ wait_port "$MOCK_PORT"
 "$BIN" start --port "$ON_PORT" --endpoint "http://127.0.0.1:$MOCK_PORT" --data-dir "$WORK/on" \
   --force-stream --detect-repeat 2>"$WORK/on.err" & ON_PID=$!; PIDS+=($ON_PID)
 wait_port "$OFF_PORT"; wait_port "$ON_PORT"
+if [ -n "${COMPARE_BIN:-}" ]; then
+  echo "== per-chunk costs of COMPARE_BIN ($COMPARE_BIN)"
+  "$COMPARE_BIN" _bench-features
+  B_OFF_PORT=$(free_port); B_ON_PORT=$(free_port)
+  "$COMPARE_BIN" start --port "$B_OFF_PORT" --endpoint "http://127.0.0.1:$MOCK_PORT" --data-dir "$WORK/b-off" 2>"$WORK/b-off.err" & B_OFF_PID=$!; PIDS+=($B_OFF_PID)
+  "$COMPARE_BIN" start --port "$B_ON_PORT" --endpoint "http://127.0.0.1:$MOCK_PORT" --data-dir "$WORK/b-on" \
+    --force-stream --detect-repeat 2>"$WORK/b-on.err" & B_ON_PID=$!; PIDS+=($B_ON_PID)
+  wait_port "$B_OFF_PORT"; wait_port "$B_ON_PORT"
+fi
 
 cat >"$WORK/json.lua" <<'EOF2'
 wrk.method = "POST"
@@ -79,6 +90,10 @@ for r in $(seq 1 "$ROUNDS"); do
   run mock-json "$WORK/json.lua" "$MOCK_PORT" -;   run mock-sse "$WORK/sse.lua" "$MOCK_PORT" -
   run off-json "$WORK/json.lua" "$OFF_PORT" "$OFF_PID"; run on-json "$WORK/json.lua" "$ON_PORT" "$ON_PID"
   run off-sse "$WORK/sse.lua" "$OFF_PORT" "$OFF_PID";   run on-sse "$WORK/sse.lua" "$ON_PORT" "$ON_PID"
+  if [ -n "${COMPARE_BIN:-}" ]; then
+    run b-off-json "$WORK/json.lua" "$B_OFF_PORT" "$B_OFF_PID"; run b-on-json "$WORK/json.lua" "$B_ON_PORT" "$B_ON_PID"
+    run b-off-sse "$WORK/sse.lua" "$B_OFF_PORT" "$B_OFF_PID";   run b-on-sse "$WORK/sse.lua" "$B_ON_PORT" "$B_ON_PID"
+  fi
 done
 
 python3 - "$WORK" "$MERGE" "$TAP" "$REPEAT" <<'PY'
@@ -119,4 +134,15 @@ print(f"   CPU model (proxy + mock us/request): OFF {cpu_off:.0f}, ON {cpu_on_li
       f"({(1 - cpu_off / cpu_on_fact) * 100:5.1f} %)   budget <= 20 %: {verdict(min(wall_c, (1 - cpu_off / cpu_on_fact) * 100))}")
 line("(d) forced JSON (ON, non-stream client) vs the same upstream stream relayed (OFF, stream client)", "off-sse", "on-json")
 print(f"== per-chunk: merge {sys.argv[2]} ns/chunk, tap {sys.argv[3]} ns/chunk, repeat detector {sys.argv[4]} ns/token")
+if os.path.exists(os.path.join(work, "b-on-json")):
+    b = {k: load("b-" + k) for k in ["off-json", "on-json", "off-sse", "on-sse"]}
+    print("== A/B in the same rounds: this build vs COMPARE_BIN (req/s; proxy CPU us per request)")
+    for k, v in b.items():
+        print(f"   {k:9s} {m[k]['rps']:7.0f} vs {v['rps']:7.0f} req/s   proxy {m[k]['proxy']:5.0f} vs {v['proxy']:5.0f} us")
+    for title, off, on in [("(a) stream ON vs OFF", "off-sse", "on-sse"), ("(b) non-stream ON vs OFF", "off-json", "on-json"),
+                           ("(d) forced vs relayed", "off-sse", "on-json")]:
+        ours = (1 - m[off]["proxy"] / m[on]["proxy"]) * 100
+        theirs = (1 - b[off]["proxy"] / b[on]["proxy"]) * 100
+        print(f"   {title}: proxy-CPU cost {ours:5.1f} % vs {theirs:5.1f} %; wall {(1 - m[on]['rps'] / m[off]['rps']) * 100:5.1f} % vs "
+              f"{(1 - b[on]['rps'] / b[off]['rps']) * 100:5.1f} %")
 PY

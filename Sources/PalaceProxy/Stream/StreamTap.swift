@@ -27,6 +27,8 @@ struct StreamTap {
     private var chunkReasons: [Int: String] = [:]
     private var jsonBody: [UInt8] = []
     private var mergedCache: [UInt8]?
+    /// Storage that circulates with the parser's (see `SSEParser.swapData`).
+    private var eventData: [UInt8] = []
     private var jsonTooLarge = false
     /// Monotonic time of the first event carrying output (content, reasoning_content or tool-call arguments).
     private(set) var firstOutputNanos: UInt64?
@@ -59,8 +61,11 @@ struct StreamTap {
             while let found = parser.next() {
                 consumedBytes += found.rawCount
                 if found.hasData {
-                    let events = parser   // a reference to the parser's storage: `handle` changes other members
-                    events.withData { handle(data: $0, now: now) }
+                    var data: [UInt8] = []
+                    swap(&data, &eventData)
+                    parser.swapData(&data)   // the event's data, without a copy
+                    data.withUnsafeBufferPointer { handle(data: $0, now: now) }
+                    swap(&data, &eventData)
                 }
                 if cutAt != nil { break }
             }

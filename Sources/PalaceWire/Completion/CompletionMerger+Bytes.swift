@@ -26,21 +26,22 @@ extension CompletionMerger {
     public mutating func add(streamChunk data: UnsafeBufferPointer<UInt8>,
                              onChoice: (_ index: Int, _ finished: Bool) -> Void,
                              onText: (_ index: Int, _ reasoning: Bool, _ utf8: UnsafeBufferPointer<UInt8>) -> Void) -> StreamChunk {
-        let scan = JSONScan(bytes: data)
-        guard scan.validate(keyScratch: &keyScratch) else {
-            // Not for the byte path (invalid, or duplicate/escaped keys): the parser decides, as it always did.
-            guard let value = try? JSONValue.parse(data) else { return .invalid }
-            if let error = value["error"] { return .error(error) }
-            guard value["choices"] != nil else { return .notACompletionChunk }
-            Self.observe(value, onChoice: onChoice, onText: onText)
-            add(chunk: value)
-            return .merged(hasOutput: CompletionFacts.of(value).hasOutput)
+        let outcome: StreamChunk? = JSONScan.withScan(data) { scan in
+            guard scan.validate(keyScratch: &keyScratch) else { return nil }
+            var hasOutput = false
+            if let skipped = addScanned(scan, requireChoices: true, hasOutput: &hasOutput, onChoice: onChoice, onText: onText) {
+                return skipped
+            }
+            return .merged(hasOutput: hasOutput)
         }
-        var hasOutput = false
-        if let skipped = addScanned(scan, requireChoices: true, hasOutput: &hasOutput, onChoice: onChoice, onText: onText) {
-            return skipped
-        }
-        return .merged(hasOutput: hasOutput)
+        if let outcome { return outcome }
+        // Not for the byte path (invalid, or duplicate/escaped keys): the parser decides, as it always did.
+        guard let value = try? JSONValue.parse(data) else { return .invalid }
+        if let error = value["error"] { return .error(error) }
+        guard value["choices"] != nil else { return .notACompletionChunk }
+        Self.observe(value, onChoice: onChoice, onText: onText)
+        add(chunk: value)
+        return .merged(hasOutput: CompletionFacts.of(value).hasOutput)
     }
 
     /// The observer calls of `add(streamChunk:)` for a chunk that took the `JSONValue` path.

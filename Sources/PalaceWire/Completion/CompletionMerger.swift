@@ -66,7 +66,11 @@ public struct CompletionMerger: Sendable {
 
     /// The position in `choices` of the choice with `index`, created if new.
     mutating func choicePosition(_ index: Int, indexValue: @autoclosure () -> JSONValue?) -> Int {
-        if let at = choicePositions[index] { return at }
+        if choices.count <= 4 {
+            for at in choices.indices where choices[at].index == index { return at }
+        } else if let at = choicePositions[index] {
+            return at
+        }
         choicePositions[index] = choices.count
         choices.append(ChoiceAccumulator(index: index, indexValue: indexValue() ?? .number(index)))
         return choices.count - 1
@@ -83,13 +87,13 @@ public struct CompletionMerger: Sendable {
     /// Merges one chunk given as JSON text (the same result as `add(chunk: JSONValue.parse(bytes))`, without
     /// building the tree when the chunk has the usual shape: see `add(streamChunk:)`).
     public mutating func add(json bytes: UnsafeBufferPointer<UInt8>) throws(JSONError) {
-        let scan = JSONScan(bytes: bytes)
-        guard scan.validate(keyScratch: &keyScratch) else {
-            add(chunk: try JSONValue.parse(bytes))
-            return
+        let merged = JSONScan.withScan(bytes) { scan in
+            guard scan.validate(keyScratch: &keyScratch) else { return false }
+            var ignored = false
+            _ = addScanned(scan, requireChoices: false, hasOutput: &ignored, onChoice: { _, _ in }, onText: { _, _, _ in })
+            return true
         }
-        var ignored = false
-        _ = addScanned(scan, requireChoices: false, hasOutput: &ignored, onChoice: { _, _ in }, onText: { _, _, _ in })
+        if !merged { add(chunk: try JSONValue.parse(bytes)) }
     }
 
     /// Merges an SSE event: events without data and `[DONE]` are ignored.

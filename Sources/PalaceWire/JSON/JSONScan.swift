@@ -6,6 +6,22 @@
 /// caller takes the `JSONValue` path, which decides the same way the parser always did.
 struct JSONScan {
     let bytes: UnsafeBufferPointer<UInt8>
+    /// After `validate`: the end of the value starting at each value's first byte (other entries are garbage), so
+    /// `skipValue` is O(1) and a document is walked once by the validation, not once per nesting level.
+    let ends: UnsafeMutableBufferPointer<Int32>?
+
+    init(bytes: UnsafeBufferPointer<UInt8>, ends: UnsafeMutableBufferPointer<Int32>? = nil) {
+        self.bytes = bytes
+        self.ends = ends
+    }
+
+    /// Runs `body` with a scan of `bytes` that has an end table (temporary storage: on the stack when small).
+    static func withScan<R>(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (JSONScan) throws -> R) rethrows -> R {
+        guard bytes.count < Int(Int32.max) else { return try body(JSONScan(bytes: bytes)) }
+        return try withUnsafeTemporaryAllocation(of: Int32.self, capacity: bytes.count + 1) { ends in
+            try body(JSONScan(bytes: bytes, ends: ends))
+        }
+    }
 
     /// Containers deeper than this are only validated, not checked for duplicate or escaped keys (the fast path
     /// reads objects down to this depth; deeper values always go through `JSONValue.parse`).
@@ -26,6 +42,13 @@ struct JSONScan {
     }
 
     private func validateValue(_ pos: inout Int, depth: Int, keys: inout [Range<Int>]) -> Bool {
+        let start = pos
+        guard validateValueBody(&pos, depth: depth, keys: &keys) else { return false }
+        ends?[start] = Int32(truncatingIfNeeded: pos)
+        return true
+    }
+
+    private func validateValueBody(_ pos: inout Int, depth: Int, keys: inout [Range<Int>]) -> Bool {
         guard pos < bytes.count else { return false }
         switch bytes[pos] {
         case UInt8(ascii: "{"):
@@ -222,7 +245,14 @@ struct JSONScan {
     }
 
     /// End of the (valid) value starting at `start`.
+    @inline(__always)
     func skipValue(_ start: Int) -> Int {
+        if let ends { return Int(ends[start]) }
+        return scanValue(start)
+    }
+
+    /// `skipValue` without the end table.
+    func scanValue(_ start: Int) -> Int {
         var pos = start
         switch bytes[pos] {
         case UInt8(ascii: "\""):

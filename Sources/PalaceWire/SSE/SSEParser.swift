@@ -32,7 +32,7 @@ public struct SSEParser: Sendable {
     private var completedRetry: Int?
 
     /// An event found by `next()`: where its exact bytes are and whether it had `data` lines; its data is read with
-    /// `withData` (both valid until the next `append`/`feed`/`finish`).
+    /// `withData` or taken with `swapData` (valid until the next `append`/`feed`/`finish`).
     public struct Found: Sendable {
         public var raw: Range<Int>
         public var hasData: Bool
@@ -97,6 +97,12 @@ public struct SSEParser: Sendable {
     /// The data of the event `next()` returned last (`data:` lines joined by `\n`).
     public func withData<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         try completedData.withUnsafeBufferPointer(body)
+    }
+
+    /// Exchanges the data of the event `next()` returned last with `other` (no copy: the caller reads the data from
+    /// its own array, and the parser reuses the caller's old one).
+    public mutating func swapData(_ other: inout [UInt8]) {
+        swap(&completedData, &other)
     }
 
     /// The exact bytes of the event `next()` returned last.
