@@ -29,7 +29,7 @@ let package = Package(
 
         .target(name: "PalaceWire"),
         .target(name: "PalaceLog", dependencies: ["CLZ4", "CPalaceDict", "CPalaceCRC"]),
-        .target(name: "PalaceIndex", dependencies: ["PalaceLog", "PalaceWire", "CSQLite"]),
+        .target(name: "PalaceIndex", dependencies: ["PalaceLog", "PalaceWire", "CSQLite", "CLZ4"]),
         .target(name: "PalaceMock", dependencies: [
             "PalaceWire",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -123,18 +123,25 @@ import PalaceLog
         }
     }
 
-    @Test func olderLayoutIsRebuiltFromTheLog() async throws {
+    @Test(arguments: [1, 2]) func olderLayoutIsRebuiltFromTheLog(version: Int) async throws {
         let f = try LogFixture()
         try await f.chat(); try await f.chat()
         try await f.closeWriter()
         try f.index().catchUp()
         let db = try SQLiteConnection(path: f.dir.indexPath)
-        try db.execute("PRAGMA user_version = 1")
+        if version == 2 {
+            // v2 had no skeleton columns: the rebuilt file must have them (and use them).
+            try db.execute("ALTER TABLE exchanges DROP COLUMN request_skel; ALTER TABLE exchanges DROP COLUMN response_skel")
+        }
+        try db.execute("PRAGMA user_version = \(version)")
         let notices = NoticeBox()
         let idx = try f.index(notices: notices)
         try idx.catchUp()
-        #expect(notices.all.first?.contains("older layout") == true, "\(notices.all)")
+        #expect(notices.all.first?.contains("older layout v\(version); rebuilding") == true, "\(notices.all)")
+        #expect(notices.all.count == 1, "one line: \(notices.all)")
         #expect(try idx.list(ListQuery()).count == 2)
+        #expect(try idx.ids(ListQuery(limit: 0, predicates: ["request_body.model == 'kimi-k2'"])).count == 2)
+        #expect(try idx.db.scalar("SELECT count(*) FROM exchanges WHERE request_skel IS NOT NULL")?.int64 == 2)
         #expect(try idx.status().schemaVersion == Int(IndexSchema.currentVersion))
     }
 

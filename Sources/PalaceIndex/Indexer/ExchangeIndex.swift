@@ -115,6 +115,9 @@ public final class ExchangeIndex: @unchecked Sendable {
         updater.committed = nil
         try db.execute("PRAGMA synchronous=OFF")
         try db.execute("PRAGMA cache_size=-262144")
+        // FTS5 keeps the terms of pending rows in memory and writes a segment whenever they exceed `hashsize`
+        // (1 MB by default) or a transaction commits; fewer, larger segments mean far less merging later.
+        try db.execute("INSERT INTO exchange_text(exchange_text, rank) VALUES('hashsize', \(64 << 20))")
         updater.batchRecords = 25_000   // short enough that a concurrent catch-up waits well within the busy timeout
         defer {
             updater.batchRecords = IndexUpdater.batchRecords

@@ -21,7 +21,8 @@ struct ExchangeRow {
                    requestID = 8, userID = 9, groupID = 10, stream = 11, promptTokens = 12, completionTokens = 13,
                    totalTokens = 14, cachedTokens = 15, serverTimingUs = 16, ttfbUs = 17, ttftUs = 18, latencyUs = 19,
                    tpotUs = 20, otpsMilli = 21, requestBytes = 22, responseBytes = 23, flags = 24, jsonState = 25,
-                   category = 26, tags = 27, raw = 28, beginSegment = 29, beginOffset = 30, positions = 31
+                   category = 26, tags = 27, raw = 28, beginSegment = 29, beginOffset = 30, positions = 31,
+                   requestSkel = 32, responseSkel = 33
     }
 
     var values: [SQLiteValue]
@@ -119,6 +120,7 @@ struct ExchangeRow {
                 jsonState |= 1
                 requestBody.withUnsafeBufferPointer { b in
                     prompt = SearchText.prompt(of: b)
+                    values[C.requestSkel] = BodySkeleton.make(b).map(SQLiteValue.blob) ?? .null
                     if values[C.model] == .null {
                         var root = 0
                         JSONBytes.skipSpace(b, &root)
@@ -204,6 +206,7 @@ struct ExchangeRow {
             guard JSONBytes.isValid(b) else { return }
             jsonState |= 2
             answer = SearchText.answer(of: b)
+            values[C.responseSkel] = BodySkeleton.make(b).map(SQLiteValue.blob) ?? .null
         }
     }
 

@@ -204,12 +204,17 @@ struct PredicateCompiler {
                 let inner = Self.apply("json_extract(\(value), '$')", c)
                 return PredicateSQL("(\(valid) AND \(inner.text))", inner.params)
             case .index:
-                // The index knows only whether the body is JSON: where it is not, the comparison is false (as
-                // json_valid decides); elsewhere it is a "maybe", decided from the log.
+                // Where the body is not JSON the comparison is false (as json_valid decides). Where it is, the
+                // body's skeleton decides it when it keeps the path (the same json_extract over the same value
+                // text); elsewhere it is a "maybe", decided from the log.
                 let bits = side == .request ? 1 | 4 : 2 | 8
-                let maybe = PredicateSQL("(json_state & \(bits) != 0)")
-                uncertain.append(maybe)
-                return maybe
+                let column = side == .request ? "request_skel" : "response_skel"
+                let path = SQLiteValue.text(BodySkeleton.encodePath(c.field.path))
+                let nullTest = c.op == .isNull || c.op == .isNotNull ? 1 : 0
+                let known = "mp_skel_known(\(column), ?, \(nullTest))"
+                let inner = Self.apply("json_extract(mp_skel_value(\(column), ?), '$')", c, lhsParams: [path])
+                uncertain.append(PredicateSQL("(json_state & \(bits) != 0 AND NOT \(known))", [path]))
+                return PredicateSQL("(json_state & \(bits) != 0 AND (NOT \(known) OR \(inner.text)))", [path] + inner.params)
             }
         }
     }

@@ -28,6 +28,7 @@ public final class SQLiteConnection: @unchecked Sendable {
         sqlite3_busy_timeout(db, busyTimeoutMs)
         sqlite3_extended_result_codes(db, 1)
         RegexpFunction.register(on: db)
+        SkeletonFunctions.register(on: db)
     }
 
     deinit {

@@ -11,8 +11,10 @@
 ///   values in one JSON object `raw`. That keeps a row near 200 bytes.
 /// - `index_meta.watermark` is the log sequence number of the next record to read; it is written in the same
 ///   transaction as the rows derived from the records before it.
-/// - The bodies are not copied into the index: `json_state` records whether each body is valid JSON, and a
-///   body-path comparison is decided from the log (see `PredicatePlan`).
+/// - The bodies are not copied into the index: `json_state` records whether each body is valid JSON, and
+///   `request_skel`/`response_skel` hold a compressed skeleton of each (`BodySkeleton`: keys, numbers, short
+///   strings); a body-path comparison is decided from the skeleton inside SQLite when it can be, otherwise from
+///   the log (see `PredicatePlan`).
 public enum IndexSchema {
     /// The scalar columns shared by `exchanges` and the residual table (name, declared type).
     static let sharedColumns: [(String, String)] = [
@@ -42,6 +44,8 @@ public enum IndexSchema {
         ("raw", "TEXT"),
         // Log positions: the begin record, and every later record of the exchange packed as varints.
         ("begin_segment", "INTEGER NOT NULL"), ("begin_offset", "INTEGER NOT NULL"), ("positions", "BLOB"),
+        // Since v3: the bodies' skeletons (`BodySkeleton`), NULL when the body is not valid JSON or too large.
+        ("request_skel", "BLOB"), ("response_skel", "BLOB"),
     ]
 
     /// Small codes for common strings, packed into `codes` (field, bit shift, bit width, values by code 1…).
@@ -79,7 +83,7 @@ public enum IndexSchema {
         return out
     }
 
-    public static let currentVersion: Int32 = 2
+    public static let currentVersion: Int32 = 3
 
     static var createSQL: String {
         let cols = storedColumns.map { "\"\($0.0)\" \($0.1)" }
