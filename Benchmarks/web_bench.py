@@ -52,6 +52,10 @@ measure("list page, predicate on a JSON path", ["/palace/?" + urllib.parse.urlen
     {"p": "request_body.messages.0.role == 'system'"})], 100)
 measure("list page, full-text search", ["/palace/?q=%E6%9C%88%E4%B9%8B%E6%9A%97%E9%9D%A2", "/palace/?q=linked%20list"], 100)
 measure("exchange page (random id)", [f"/palace/x/{i}" for i in ids], 50)
+# Stats (no budget): each distinct range is one pass over the index; the same range again, with nothing indexed
+# since (this bench sends no traffic before the live tail), is answered from the stats cache.
+measure("stats page, uncached (since=30d…49d: 1 pass)", [f"/palace/stats?since={30 + i % 20}d" for i in range(rounds)])
+measure("stats page, same range again (cache)", ["/palace/stats"])
 
 # Live tail: how long after an exchange's last byte its row (complete) is pushed on /palace/events.
 pu = urllib.parse.urlsplit(proxy)

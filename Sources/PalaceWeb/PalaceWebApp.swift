@@ -16,6 +16,7 @@ public final class PalaceWebApp: Sendable {
     let pool: IndexPool
     let feed: LiveFeed
     let access: Access
+    let statsCache = StatsCache()
     let notice: @Sendable (String) -> Void
 
     /// Opens the index (creating or repairing it as PalaceIndex does). Throws when the options cannot be served

@@ -15,6 +15,8 @@ struct StatsPage {
     let elapsedMs: Double
     /// Hour bucket keys (`YYYY-MM-DD HH`) when `rows` are per hour; nil when per day.
     let hours: [String]?
+    /// The rows came from the stats cache (nothing was indexed since they were computed).
+    var cached = false
 
     func render() -> String {
         var body = form()
@@ -65,7 +67,7 @@ struct StatsPage {
         let span = hours == nil ? "\(days.count) day\(days.count == 1 ? "" : "s")" : "\(days.count) hour\(days.count == 1 ? "" : "s")"
         return "<p class=\"summary\" id=\"stats-summary\"><b>\(Format.count(req))</b> requests · <b>\(Format.count(err))</b> errors · "
             + "<b>\(Format.count(tok))</b> tokens · \(models.count) model\(models.count == 1 ? "" : "s") · " + span
-            + " <span class=\"meta\">(computed in \(Format.ms(elapsedMs)))</span></p>"
+            + " <span class=\"meta\" id=\"stats-time\">(\(cached ? "from cache, nothing indexed since: " : "computed in ")\(Format.ms(elapsedMs)))</span></p>"
     }
 
     func charts() -> String {

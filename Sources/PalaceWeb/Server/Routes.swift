@@ -119,11 +119,15 @@ extension PalaceWebApp {
             return page(.badRequest, StatsPage(layout: layout, filter: filter, rows: [], problem: error, elapsedMs: 0, hours: nil).render())
         }
         let started = ContinuousClock.now
-        let now = TimeExpression.nowMicros()
-        let result: Result<([StatsRow], [String]?), ListFilter.Problem> = try await pool.run { index in
+        let cache = statsCache
+        let result: Result<(StatsTable, Bool), ListFilter.Problem> = try await pool.run { index in
             do {
-                let daily = try index.stats(query)
-                return .success(try Self.hourly(index, query, daily: daily, now: now).map { ($0.0, $0.1) } ?? (daily, nil))
+                let key = StatsCache.key(query, watermark: try index.watermark())
+                if let table = cache.table(key) { return .success((table, true)) }
+                // Per hour when the traffic spans at most three days, else per day: one pass either way.
+                let table = try index.statsTable(query, hourlyUpToDays: 3)
+                cache.store(key, table)
+                return .success((table, false))
             } catch let e as PredicateError { return .failure(.predicate(e)) }
         }
         let elapsed = ContinuousClock.now - started
@@ -131,37 +135,10 @@ extension PalaceWebApp {
         switch result {
         case .failure(let p):
             return page(.badRequest, StatsPage(layout: layout, filter: filter, rows: [], problem: p, elapsedMs: ms, hours: nil).render())
-        case .success(let (rows, hours)):
-            return page(.ok, StatsPage(layout: layout, filter: filter, rows: rows, problem: nil, elapsedMs: ms, hours: hours).render())
+        case .success(let (table, cached)):
+            return page(.ok, StatsPage(layout: layout, filter: filter, rows: table.rows, problem: nil, elapsedMs: ms,
+                                       hours: table.hours, cached: cached).render())
         }
-    }
-
-    /// When the traffic spans at most three days, per-hour rows (the `day` field holds the hour's bucket key) and
-    /// the ordered bucket keys; nil otherwise. One indexed range query per hour.
-    static func hourly(_ index: ExchangeIndex, _ query: ListQuery, daily: [StatsRow], now: Int64) throws -> ([StatsRow], [String])? {
-        let days = Set(daily.map(\.day)).sorted()
-        guard let first = days.first, let last = days.last, days.count <= 3,
-              let from = TimeExpression.parse(first)?.start, let to = TimeExpression.parse(last)?.end else { return nil }
-        let hour: Int64 = 3_600_000_000
-        var rows: [StatsRow] = [], keys: [String] = []
-        var h = max(from, (query.since ?? from) / hour * hour)
-        let end = min(to, query.until ?? to, now + 1)
-        while h < end && keys.count < 80 {
-            var q = query
-            q.since = max(h, query.since ?? h)
-            q.until = min(h + hour, query.until ?? (h + hour))
-            let key = String(Format.localTime(h).prefix(13))       // "YYYY-MM-DD HH"
-            keys.append(key)
-            for var r in try index.stats(q) {
-                r.day = key
-                rows.append(r)
-            }
-            h += hour
-        }
-        // Trim empty hours before the first and after the last traffic.
-        let used = Set(rows.map(\.day))
-        guard let lo = keys.firstIndex(where: used.contains), let hi = keys.lastIndex(where: used.contains) else { return nil }
-        return (rows, Array(keys[lo...hi]))
     }
 
     // MARK: one exchange
