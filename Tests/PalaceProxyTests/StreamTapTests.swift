@@ -70,4 +70,14 @@ import Testing
         tap.finish(now: 2)
         #expect(tap.facts == nil && !tap.isSSE)
     }
+
+    /// `[DONE]` is noted once its event is complete (a client leaving after it got the whole stream).
+    @Test func doneIsNotedOnceItsEventIsComplete() {
+        var tap = StreamTap(contentType: "text/event-stream")
+        let bytes = Array((Self.events.map { "data: \($0)\n\n" }.joined() + "data: [DONE]\n\n").utf8)
+        tap.feed(bytes[0..<(bytes.count - 3)], now: 1)
+        #expect(!tap.sawDone)
+        tap.feed(bytes[(bytes.count - 3)...], now: 2)
+        #expect(tap.sawDone)
+    }
 }

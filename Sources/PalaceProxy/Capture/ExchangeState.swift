@@ -140,6 +140,12 @@ final class ExchangeState: @unchecked Sendable {
     /// The exchange failed at `error`'s step; returns the client's error response (when one can still be sent).
     func fail(_ error: any Error) async -> Response {
         let failure = (error as? UpstreamFailure) ?? UpstreamFailure(step: .connect, message: "\(error)")
+        // A client that leaves right after the stream's `[DONE]` (the OpenAI SDKs close then, often before the
+        // upstream's end of body has reached the proxy) received the whole answer: the normal end, not a failure.
+        if failure.step == .clientDisconnected && tap.sawDone {
+            await finish()
+            return ProxyErrorResponse.response(failure)
+        }
         if !ended {
             ended = true
             tap.finish(now: Clock.nanos())

@@ -35,6 +35,8 @@ struct StreamTap {
     private(set) var facts: CompletionSummary?
     /// An `error` object sent inside the stream (Moonshot reports some failures this way).
     private(set) var streamError: String?
+    /// The stream's `data: [DONE]` event went by: the client has the whole answer.
+    private(set) var sawDone = false
     /// `--detect-repeat` on this stream (set by the exchange for chat completions).
     var repeatWatch: RepeatWatch?
     /// Force-stream conversion: the client's JSON answer is the merge, so it is never dropped for size.
@@ -118,7 +120,8 @@ struct StreamTap {
 
     /// One event's data (the parser's bytes, valid during the call).
     private mutating func handle(data: UnsafeBufferPointer<UInt8>, now: UInt64) {
-        guard !data.isEmpty, !Self.isDone(data) else { return }
+        guard !data.isEmpty else { return }
+        if Self.isDone(data) { sawDone = true; return }
         if !mergeDropped, mergedData + data.count > Self.maxMergedData, !keepWholeMerge {
             // From here on the stream is too large to merge: keep the facts so far, then read chunk by chunk.
             let f = merger.facts
