@@ -422,3 +422,33 @@ def test_log_records_when_each_stream_read_arrived(filled, moonpalace_bin):
     # a JSON answer has none
     first_json = next(r for r in records if r["type"] == "end" and "text/event-stream" not in json.dumps(r["response_headers"]))
     assert "arrivals" not in first_json
+
+
+def test_web_replay_uses_the_config_that_moved_the_data(moonpalace_bin, tmp_path):
+    """`~/.moonpalace/config.yaml` with `data-dir` moves the data elsewhere: `moonpalace web` then reads its settings
+    from that file (as `start` and `replay` do), so the replay button sends its `start.key`, not nothing."""
+    from conftest import _stop
+    import openai
+    home, data = tmp_path / "home", tmp_path / "elsewhere"
+    (home / ".moonpalace").mkdir(parents=True)
+    (home / ".moonpalace" / "config.yaml").write_text(f"data-dir: {data}\nstart:\n  key: sk-from-home-config-0000wxyz\n")
+    env = {"HOME": str(home), "NO_COLOR": "1", "MOONSHOT_API_KEY": ""}
+    # the proxy serves the directory by name (so it reads <data>/config.yaml, which has no key)
+    proxy = start_web_proxy(moonpalace_bin, "mock", data, env=env)
+    try:
+        openai.OpenAI(base_url=proxy.base_url, api_key="sk-original-key-1111").chat.completions.create(
+            model="moonshot-v1-8k", messages=[{"role": "user", "content": "hi"}])
+        web = start_web_alone(moonpalace_bin, None, env=env)
+        try:
+            root = f"http://127.0.0.1:{web.match.group(2)}"
+            assert wait_until(lambda: row_ids(fetch(root + "/palace/").text) == [1], timeout=10)
+            csrf = re.search(r'data-csrf="([0-9a-f]+)"', fetch(root + "/palace/x/1").text).group(1)
+            r = fetch(root + "/palace/x/1/replay", method="POST", body={"csrf": csrf})
+            assert r.status == 303, r.text
+            new = int(re.match(r"/palace/x/(\d+)\?notice=replayed$", r.header("Location")).group(1))
+            page = fetch(root + f"/palace/x/{new}").text
+            assert re.search(r"(?i)authorization: Bearer \*+wxyz", page), "the replay carried the home config's key"
+        finally:
+            _stop(web.popen)
+    finally:
+        proxy.stop()

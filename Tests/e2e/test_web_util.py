@@ -75,14 +75,16 @@ class WebServer:
         _stop(self.process.popen)
 
 
-def start_web_proxy(moonpalace_bin, upstream, data_dir, *extra):
+def start_web_proxy(moonpalace_bin, upstream, data_dir, *extra, env=None):
     process = _launch([moonpalace_bin, "start", "--port", "0", "--endpoint", upstream, "--data-dir", str(data_dir), *extra],
-                      WEB_BANNER, 60, {"NO_COLOR": "1"})
+                      WEB_BANNER, 60, {"NO_COLOR": "1", **(env or {})})
     return WebServer(process, str(data_dir))
 
 
-def start_web_alone(moonpalace_bin, data_dir, *extra, ready=WEB_BANNER):
-    return _launch([moonpalace_bin, "web", "--port", "0", "--data-dir", str(data_dir), *extra], ready, 60, {"NO_COLOR": "1"})
+def start_web_alone(moonpalace_bin, data_dir, *extra, ready=WEB_BANNER, env=None):
+    """`moonpalace web` on `data_dir` (None: the data directory the configuration names)."""
+    where = [] if data_dir is None else ["--data-dir", str(data_dir)]
+    return _launch([moonpalace_bin, "web", "--port", "0", *where, *extra], ready, 60, {"NO_COLOR": "1", **(env or {})})
 
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city", "parameters": {

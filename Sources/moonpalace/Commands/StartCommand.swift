@@ -120,7 +120,7 @@ struct StartCommand: AsyncParsableCommand {
         defer { indexTask.cancel() }
         do {
             defer { RunningProxy.remove(dataDirectory: dir.path) }
-            try await server.run(mount: WebMount.make(web, dataDirectory: dir, host: proxyConfig.host, server: server)) { port in
+            try await server.run(mount: WebMount.make(web, dataDirectory: dir, config: config, host: proxyConfig.host, server: server)) { port in
                 try? RunningProxy(pid: getpid(), host: proxyConfig.host, port: port, endpoint: proxyConfig.endpoint,
                                   token: proxyConfig.controlToken ?? "").write(dataDirectory: dir.path)
                 server.banner("MoonPalace Starts => change base_url to \"http://\(bannerHost):\(port)/v1\"")

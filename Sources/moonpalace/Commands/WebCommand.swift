@@ -34,14 +34,14 @@ struct WebCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard (0...65535).contains(port) else { throw ValidationError("the port must be 0-65535 (got \(port))") }
-        let dir = try data.open()
+        let (dir, config) = try data.openWithConfig()
         let token = webToken ?? ProcessInfo.processInfo.environment["MOONPALACE_WEB_TOKEN"]
         let options = WebOptions(token: token, host: host)
         // Marks go straight to the log when it is free, else through the running proxy's control channel (the
         // same path as `export --good/--bad --tag`); replay goes through the running proxy.
         let actions = WebActions(
             annotate: { annotation in try await AnnotationSink.append(annotation, dataDirectory: dir) },
-            replay: { exchange in try await WebReplay.send(exchange, dataDirectory: dir) })
+            replay: { exchange in try await WebReplay.send(exchange, dataDirectory: dir, config: config) })
         let app: PalaceWebApp
         do { app = try PalaceWebApp(dataDirectory: dir, options: options, actions: actions, notice: WebCLI.note) } catch {
             WebCLI.err("error: \(error)\n")

@@ -18,7 +18,8 @@ struct WebMountOptions: ParsableArguments {
 /// Mounts the web admin into the proxy's server (`start`): its annotations go through the proxy's log writer.
 enum WebMount {
     /// Nil (with a notice on stderr) when the admin is off or cannot be served; the proxy runs regardless.
-    static func make(_ flags: WebMountOptions, dataDirectory: DataDirectory, host: String, server: ProxyServer) -> ProxyMount? {
+    static func make(_ flags: WebMountOptions, dataDirectory: DataDirectory, config: ConfigFile, host: String,
+                     server: ProxyServer) -> ProxyMount? {
         if flags.noWeb { return nil }
         let token = flags.webToken ?? ProcessInfo.processInfo.environment["MOONPALACE_WEB_TOKEN"]
         var mounted = WebOptions(token: token, host: host)
@@ -26,7 +27,7 @@ enum WebMount {
         let options = mounted
         let actions = WebActions(
             annotate: { annotation in try await server.appendAnnotation(annotation) },
-            replay: { exchange in try await WebReplay.send(exchange, dataDirectory: dataDirectory) })
+            replay: { exchange in try await WebReplay.send(exchange, dataDirectory: dataDirectory, config: config) })
         let app: PalaceWebApp
         do { app = try PalaceWebApp(dataDirectory: dataDirectory, options: options, actions: actions, notice: WebCLI.note) } catch {
             WebCLI.note("web admin off: \(error)")
