@@ -14,9 +14,13 @@ public final class IndexTailer: Sendable {
     let interval: Duration
     let notice: @Sendable (String) -> Void
 
-    public init(dataDirectory: DataDirectory, interval: Duration = .milliseconds(250),
+    /// `pageCacheKiB` caps this connection's SQLite page cache (default: the index's own, sized for rebuilds and
+    /// queries): a tailer beside a proxy appends a few rows at a time and needs few pages, and whatever the cache
+    /// holds stays in the proxy's resident memory.
+    public init(dataDirectory: DataDirectory, interval: Duration = .milliseconds(250), pageCacheKiB: Int? = nil,
                 notice: @escaping @Sendable (String) -> Void = { _ in }) throws {
         index = try ExchangeIndex(dataDirectory: dataDirectory, notice: notice)
+        if let pageCacheKiB { try index.db.execute("PRAGMA cache_size=-\(max(64, pageCacheKiB))") }
         self.interval = interval
         self.notice = notice
     }

@@ -1,5 +1,11 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+
+/// glibc's mallopt(3) (malloc.h is not part of the Glibc module); M_ARENA_MAX is -8.
+@_silgen_name("mallopt") private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
 import PalaceIndex
 import PalaceLog
 import PalaceMock
@@ -74,6 +80,11 @@ struct StartCommand: AsyncParsableCommand {
     var retentionMaxSize: String?
 
     func run() async throws {
+        #if canImport(Glibc)
+        // glibc gives every thread that meets contention in malloc an arena of its own (up to 8 per core), each
+        // keeping its freed memory: the proxy's busy threads (event loops, curl, log writer, index tailer) share two.
+        _ = glibcMallopt(-8, 2)   // M_ARENA_MAX
+        #endif
         let (dir, config) = try data.openWithConfig()
         if let hint = MoonPalaceImport.hint(dataDirectory: dir.path) { FileHandle.standardError.write(Data("moonpalace: \(hint)\n".utf8)) }
         let env = ProcessInfo.processInfo.environment
@@ -137,7 +148,7 @@ struct StartCommand: AsyncParsableCommand {
     private static func keepIndexCurrent(_ dir: DataDirectory) async {
         let notice: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("moonpalace: \($0)\n".utf8)) }
         do {
-            let tailer = try IndexTailer(dataDirectory: dir, notice: notice)
+            let tailer = try IndexTailer(dataDirectory: dir, pageCacheKiB: 4096, notice: notice)
             try tailer.start()
             await tailer.run()
         } catch {
