@@ -19,8 +19,11 @@ public enum ControlChannel {
 
     /// The response to a control request, or nil when `request` is an ordinary one to forward.
     static func respond(to request: Request, context: ProxyContext) async -> Response? {
-        guard let token = context.config.controlToken, request.method == .post,
-              (request.head.path ?? "").split(separator: "?").first.map(String.init) == annotatePath else { return nil }
+        // Every POST passes here: a prefix test, no split of the path.
+        guard let token = context.config.controlToken, request.method == .post, let path = request.head.path,
+              path.hasPrefix(annotatePath),
+              path.utf8.count == annotatePath.utf8.count || path.utf8.dropFirst(annotatePath.utf8.count).first == UInt8(ascii: "?")
+        else { return nil }
         guard let name = HTTPField.Name(tokenHeader), request.headers[name] == token else { return nil }
         var body = ByteBuffer()
         var iterator = request.body.makeAsyncIterator()
