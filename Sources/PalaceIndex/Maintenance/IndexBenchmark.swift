@@ -12,6 +12,8 @@ public struct IndexBenchmark {
     public struct Line: Sendable {
         public var name: String
         public var oursMs: Double
+        /// CPU time (all threads of the process) of the median run, in ms: load-independent where wall time is not.
+        public var oursCPUMs: Double = 0
         public var moonPalaceMs: Double?
         public var rows: Int
         public var budgetMs: Double?
@@ -23,14 +25,29 @@ public struct IndexBenchmark {
 
     /// Median wall time of `runs` calls, in ms, and the last result's row count.
     static func time(_ runs: Int, _ body: () throws -> Int) rethrows -> (Double, Int) {
-        var samples: [Double] = [], rows = 0
+        let (wall, _, rows) = try timeWithCPU(runs, body)
+        return (wall, rows)
+    }
+
+    /// CPU time of this process so far, in ms.
+    static func processCPUMs() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) * 1000 + Double(t.tv_nsec) / 1e6
+    }
+
+    /// Median wall time and median CPU time of `runs` calls, in ms, and the last result's row count.
+    static func timeWithCPU(_ runs: Int, _ body: () throws -> Int) rethrows -> (Double, Double, Int) {
+        var samples: [Double] = [], cpu: [Double] = [], rows = 0
         for _ in 0..<runs {
+            let c0 = processCPUMs()
             let t0 = ContinuousClock.now
             rows = try body()
             let d = (ContinuousClock.now - t0).components
+            cpu.append(processCPUMs() - c0)
             samples.append(Double(d.seconds) * 1000 + Double(d.attoseconds) / 1e15)
         }
-        return (samples.sorted()[samples.count / 2], rows)
+        return (samples.sorted()[samples.count / 2], cpu.sorted()[cpu.count / 2], rows)
     }
 
     /// Writes the MoonPalace-style table at `path` from the log (skipped when it already holds `expected` rows).
@@ -124,9 +141,9 @@ public struct IndexBenchmark {
         let (phrase, word, cjk) = try terms()
         var lines: [Line] = []
         func add(_ name: String, budget: Double?, runs r: Int = runs, ours: () throws -> Int, mp mpQuery: (() throws -> Int)?) throws {
-            let (o, rows) = try Self.time(r, ours)
+            let (o, c, rows) = try Self.timeWithCPU(r, ours)
             let m = try mp == nil ? nil : mpQuery.map { try Self.time(max(1, min(r, scanRuns)), $0).0 }
-            lines.append(Line(name: name, oursMs: o, moonPalaceMs: m, rows: rows, budgetMs: budget))
+            lines.append(Line(name: name, oursMs: o, oursCPUMs: c, moonPalaceMs: m, rows: rows, budgetMs: budget))
         }
         func like(_ t: String) -> String { "%" + t + "%" }
         try add("list newest 20", budget: 30, ours: { try index.list(ListQuery(limit: 20)).count },
