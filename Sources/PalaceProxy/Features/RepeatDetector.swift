@@ -47,52 +47,105 @@ struct RepeatDetector: Sendable {
 
     /// Feeds one piece of text; returns `tripped`.
     mutating func feed(_ text: String) -> Bool {
-        for scalar in text.unicodeScalars { add(scalar.value) }
-        return tripped
+        var text = text
+        return text.withUTF8 { feed(utf8: $0) }
     }
 
     /// Feeds one piece of valid UTF-8 (decoded here: no `String` needed); returns `tripped`.
     mutating func feed(utf8 s: UnsafeBufferPointer<UInt8>) -> Bool {
-        var i = 0
-        let n = s.count
-        while i < n {
-            let b = s[i]
-            var c: UInt32
-            var width: Int
-            switch b {
-            case 0..<0x80: c = UInt32(b); width = 1
-            case 0xC0..<0xE0: c = UInt32(b & 0x1F); width = 2
-            case 0xE0..<0xF0: c = UInt32(b & 0x0F); width = 3
-            case 0xF0..<0xF8: c = UInt32(b & 0x07); width = 4
-            default: c = 0xFFFD; width = 1   // not a lead byte (never in validated text)
-            }
-            if width > 1 {
-                if i + width > n { c = 0xFFFD; width = n - i } else {
-                    for k in 1..<width { c = c << 6 | UInt32(s[i + k] & 0x3F) }
+        withTables { tables, state in
+            var i = 0
+            let n = s.count
+            while i < n {
+                let b = s[i]
+                var c: UInt32
+                var width: Int
+                switch b {
+                case 0..<0x80: c = UInt32(b); width = 1
+                case 0xC0..<0xE0: c = UInt32(b & 0x1F); width = 2
+                case 0xE0..<0xF0: c = UInt32(b & 0x0F); width = 3
+                case 0xF0..<0xF8: c = UInt32(b & 0x07); width = 4
+                default: c = 0xFFFD; width = 1   // not a lead byte (never in validated text)
                 }
+                if width > 1 {
+                    if i + width > n { c = 0xFFFD; width = n - i } else {
+                        for k in 1..<width { c = c << 6 | UInt32(s[i + k] & 0x3F) }
+                    }
+                }
+                Self.add(c, &state, tables)
+                i += width
             }
-            add(c)
-            i += width
         }
         return tripped
     }
 
+    /// Adds one scalar.
     mutating func add(_ c: UInt32) {
-        let slot = length % Self.gram
-        if length >= Self.gram { rolling = rolling &- UInt64(recent[slot]) &* Self.basePower }
-        rolling = rolling &* Self.base &+ UInt64(c &+ 1)
-        recent[slot] = c &+ 1
-        length += 1
-        guard length >= Self.gram else { return }
-        if gramCount == Self.window {
-            if decrement(grams[gramNext]) { distinct -= 1 }
-        } else {
-            gramCount += 1
+        withTables { tables, state in Self.add(c, &state, tables) }
+    }
+
+    /// The tables as raw pointers, for one fed piece (no uniqueness or bounds check per scalar).
+    struct Tables {
+        let recent: UnsafeMutablePointer<UInt32>
+        let grams: UnsafeMutablePointer<UInt64>
+        let keys: UnsafeMutablePointer<UInt64>
+        let counts: UnsafeMutablePointer<UInt32>
+    }
+
+    struct Counters {
+        var length: Int
+        var rolling: UInt64
+        var gramCount: Int
+        var gramNext: Int
+        var distinct: Int
+    }
+
+    /// Runs `body` with the tables moved out of `self` (so nothing else can reach them meanwhile) and put back.
+    private mutating func withTables(_ body: (Tables, inout Counters) -> Void) {
+        var recent: [UInt32] = [], grams: [UInt64] = [], keys: [UInt64] = [], counts: [UInt32] = []
+        swap(&recent, &self.recent)
+        swap(&grams, &self.grams)
+        swap(&keys, &self.keys)
+        swap(&counts, &self.counts)
+        var state = Counters(length: length, rolling: rolling, gramCount: gramCount, gramNext: gramNext, distinct: distinct)
+        recent.withUnsafeMutableBufferPointer { r in
+            grams.withUnsafeMutableBufferPointer { g in
+                keys.withUnsafeMutableBufferPointer { k in
+                    counts.withUnsafeMutableBufferPointer { n in
+                        body(Tables(recent: r.baseAddress!, grams: g.baseAddress!, keys: k.baseAddress!,
+                                    counts: n.baseAddress!), &state)
+                    }
+                }
+            }
         }
-        let key = Self.mix(rolling)
-        grams[gramNext] = key
-        gramNext = gramNext + 1 == Self.window ? 0 : gramNext + 1
-        if increment(key) { distinct += 1 }
+        swap(&recent, &self.recent)
+        swap(&grams, &self.grams)
+        swap(&keys, &self.keys)
+        swap(&counts, &self.counts)
+        length = state.length
+        rolling = state.rolling
+        gramCount = state.gramCount
+        gramNext = state.gramNext
+        distinct = state.distinct
+    }
+
+    @inline(__always)
+    static func add(_ c: UInt32, _ st: inout Counters, _ t: Tables) {
+        let slot = st.length % gram
+        if st.length >= gram { st.rolling = st.rolling &- UInt64(t.recent[slot]) &* basePower }
+        st.rolling = st.rolling &* base &+ UInt64(c &+ 1)
+        t.recent[slot] = c &+ 1
+        st.length += 1
+        guard st.length >= gram else { return }
+        if st.gramCount == window {
+            if decrement(t.grams[st.gramNext], t) { st.distinct -= 1 }
+        } else {
+            st.gramCount += 1
+        }
+        let key = mix(st.rolling)
+        t.grams[st.gramNext] = key
+        st.gramNext = st.gramNext + 1 == window ? 0 : st.gramNext + 1
+        if increment(key, t) { st.distinct += 1 }
     }
 
     /// Spreads the rolling hash over the table and never yields 0 (the empty-slot marker).
@@ -105,41 +158,42 @@ struct RepeatDetector: Sendable {
     }
 
     /// Adds one occurrence; true when the key is new.
-    private mutating func increment(_ key: UInt64) -> Bool {
-        let mask = Self.tableSize - 1
+    @inline(__always)
+    private static func increment(_ key: UInt64, _ t: Tables) -> Bool {
+        let mask = tableSize - 1
         var i = Int(truncatingIfNeeded: key) & mask
         while true {
-            if keys[i] == key { counts[i] += 1; return false }
-            if keys[i] == 0 { keys[i] = key; counts[i] = 1; return true }
+            if t.keys[i] == key { t.counts[i] += 1; return false }
+            if t.keys[i] == 0 { t.keys[i] = key; t.counts[i] = 1; return true }
             i = (i + 1) & mask
         }
     }
 
     /// Removes one occurrence; true when the key is gone (backward-shift deletion keeps probe runs intact).
-    private mutating func decrement(_ key: UInt64) -> Bool {
-        let mask = Self.tableSize - 1
+    private static func decrement(_ key: UInt64, _ t: Tables) -> Bool {
+        let mask = tableSize - 1
         var i = Int(truncatingIfNeeded: key) & mask
-        while keys[i] != key {
-            if keys[i] == 0 { return false }   // not present (cannot happen for keys in the window)
+        while t.keys[i] != key {
+            if t.keys[i] == 0 { return false }   // not present (cannot happen for keys in the window)
             i = (i + 1) & mask
         }
-        counts[i] -= 1
-        if counts[i] > 0 { return false }
+        t.counts[i] -= 1
+        if t.counts[i] > 0 { return false }
         var j = i
         while true {
             j = (j + 1) & mask
-            let k = keys[j]
+            let k = t.keys[j]
             if k == 0 { break }
             let home = Int(truncatingIfNeeded: k) & mask
             // Move j back to the hole at i unless its home lies cyclically in (i, j].
             let inRange = i <= j ? (home > i && home <= j) : (home > i || home <= j)
             if inRange { continue }
-            keys[i] = k
-            counts[i] = counts[j]
+            t.keys[i] = k
+            t.counts[i] = t.counts[j]
             i = j
         }
-        keys[i] = 0
-        counts[i] = 0
+        t.keys[i] = 0
+        t.counts[i] = 0
         return true
     }
 }
