@@ -26,7 +26,9 @@ extension CompletionMerger {
     public mutating func add(streamChunk data: UnsafeBufferPointer<UInt8>,
                              onChoice: (_ index: Int, _ finished: Bool) -> Void,
                              onText: (_ index: Int, _ reasoning: Bool, _ utf8: UnsafeBufferPointer<UInt8>) -> Void) -> StreamChunk {
-        let outcome: StreamChunk? = JSONScan.withScan(data) { scan in
+        var table: [Int32] = []
+        swap(&table, &endTable)   // moved out: the merge below changes `self` while the table is in use
+        let outcome: StreamChunk? = JSONScan.withScan(data, table: &table) { scan in
             guard scan.validate(keyScratch: &keyScratch) else { return nil }
             var hasOutput = false
             if let skipped = addScanned(scan, requireChoices: true, hasOutput: &hasOutput, onChoice: onChoice, onText: onText) {
@@ -34,6 +36,7 @@ extension CompletionMerger {
             }
             return .merged(hasOutput: hasOutput)
         }
+        swap(&table, &endTable)
         if let outcome { return outcome }
         // Not for the byte path (invalid, or duplicate/escaped keys): the parser decides, as it always did.
         guard let value = try? JSONValue.parse(data) else { return .invalid }

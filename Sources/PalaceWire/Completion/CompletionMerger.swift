@@ -30,6 +30,8 @@ public struct CompletionMerger: Sendable {
     /// Reused storage of the byte path (member and element ranges; key ranges while validating).
     var ranges: [(key: Range<Int>, value: Range<Int>)] = []
     var keyScratch: [Range<Int>] = []
+    /// The byte path's value-end table (see `JSONScan.ends`), reused across chunks.
+    var endTable: [Int32] = []
 
     public init() {}
 
@@ -87,7 +89,10 @@ public struct CompletionMerger: Sendable {
     /// Merges one chunk given as JSON text (the same result as `add(chunk: JSONValue.parse(bytes))`, without
     /// building the tree when the chunk has the usual shape: see `add(streamChunk:)`).
     public mutating func add(json bytes: UnsafeBufferPointer<UInt8>) throws(JSONError) {
-        let merged = JSONScan.withScan(bytes) { scan in
+        var table: [Int32] = []
+        swap(&table, &endTable)   // moved out: the merge below changes `self` while the table is in use
+        defer { swap(&table, &endTable) }
+        let merged = JSONScan.withScan(bytes, table: &table) { scan in
             guard scan.validate(keyScratch: &keyScratch) else { return false }
             var ignored = false
             _ = addScanned(scan, requireChoices: false, hasOutput: &ignored, onChoice: { _, _ in }, onText: { _, _, _ in })

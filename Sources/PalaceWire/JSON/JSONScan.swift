@@ -15,12 +15,14 @@ struct JSONScan {
         self.ends = ends
     }
 
-    /// Runs `body` with a scan of `bytes` that has an end table (temporary storage: on the stack when small).
-    static func withScan<R>(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (JSONScan) throws -> R) rethrows -> R {
+    /// Runs `body` with a scan of `bytes` whose end table is `table` (grown as needed, kept by the caller so a
+    /// stream of chunks allocates it once).
+    static func withScan<R>(_ bytes: UnsafeBufferPointer<UInt8>, table: inout [Int32], _ body: (JSONScan) throws -> R) rethrows -> R {
         guard bytes.count < Int(Int32.max) else { return try body(JSONScan(bytes: bytes)) }
-        return try withUnsafeTemporaryAllocation(of: Int32.self, capacity: bytes.count + 1) { ends in
-            try body(JSONScan(bytes: bytes, ends: ends))
+        if table.count <= bytes.count {
+            table.append(contentsOf: repeatElement(0, count: max(bytes.count + 1, 2 * table.count) - table.count))
         }
+        return try table.withUnsafeMutableBufferPointer { ends in try body(JSONScan(bytes: bytes, ends: ends)) }
     }
 
     /// Containers deeper than this are only validated, not checked for duplicate or escaped keys (the fast path
