@@ -110,6 +110,17 @@ def test_marks_and_tags_are_log_records(moonpalace_bin, tmp_path):
     assert sum(1 for line in dump.splitlines() if '"annotation"' in line) == 2
     both = run(moonpalace_bin, "export", "--id", "7", "--good", "--bad", "--data-dir", data, check=False)
     assert both.returncode != 0 and "mutually exclusive" in both.stderr
+    # A destination that cannot be written fails before the mark: no annotation is left behind.
+    nowhere = run(moonpalace_bin, "export", "--id", "8", "--bad", "--directory", str(tmp_path / "nope"),
+                  "--data-dir", data, check=False)
+    assert nowhere.returncode != 0 and "does not exist" in nowhere.stderr
+    taken = tmp_path / "taken.json"
+    taken.write_text("{}")
+    clash = run(moonpalace_bin, "export", "--id", "8", "--bad", "--output", str(taken), "--data-dir", data, check=False)
+    assert clash.returncode != 0 and "already exists" in clash.stderr and taken.read_text() == "{}"
+    assert [r["id"] for r in rows(moonpalace_bin, data, "-p", "category == 'badcase'")] == [7]
+    dump = run(moonpalace_bin, "log", "dump", "--data-dir", data).stdout
+    assert sum(1 for line in dump.splitlines() if '"annotation"' in line) == 2
 
 
 def test_marks_go_through_a_running_proxy(moonpalace_bin, proxy_factory, mock_server):

@@ -102,6 +102,16 @@ struct ExportCommand: AsyncParsableCommand {
             throw IndexError.notFound("no exchange matches \(selectorText); try 'moonpalace list'")
         }
         let red = try redactor()
+        // Where the case goes is settled (directory exists, file absent or --force) before the mark is written,
+        // so a bad destination leaves neither a file nor an annotation behind.
+        guard let before = try index.summary(id: found) else { throw IndexError.notFound("exchange \(found) is gone") }
+        var destination: AtomicOutput?
+        if let directory {
+            try Self.requireDirectory(directory, create: false)
+            destination = try AtomicOutput(path: Self.join(directory, try CaseExport.fileName(before)), overwrite: force)
+        } else if !curl, let path = output, !["stdout", "-", "stderr"].contains(path) {
+            destination = try AtomicOutput(path: path, overwrite: force)
+        }
         if good || bad || !tag.isEmpty {
             let a = Annotation(exchangeID: UInt64(found), category: good ? "goodcase" : bad ? "badcase" : nil, addTags: tag)
             try await AnnotationSink.append(a, dataDirectory: dir)
@@ -115,23 +125,13 @@ struct ExportCommand: AsyncParsableCommand {
             return
         }
         let bytes = CaseExport.caseJSON(s, ex, redactor: red, streamBody: .raw, escapeHTML: escapeHTML)
-        if let directory {
-            try Self.requireDirectory(directory, create: false)
-            let path = Self.join(directory, try CaseExport.fileName(s))
-            let out = try AtomicOutput(path: path, overwrite: force)
+        if let out = destination {
             try out.write(bytes)
             try out.commit()
-            IndexCLI.note("exported exchange \(found) to \(path)")
+            if directory != nil { IndexCLI.note("exported exchange \(found) to \(out.path)") }
             return
         }
-        switch output ?? "stdout" {
-        case "stdout", "-": IndexCLI.writeAll(1, String(decoding: bytes, as: UTF8.self))
-        case "stderr": IndexCLI.writeAll(2, String(decoding: bytes, as: UTF8.self))
-        case let path:
-            let out = try AtomicOutput(path: path, overwrite: force)
-            try out.write(bytes)
-            try out.commit()
-        }
+        IndexCLI.writeAll(output == "stderr" ? 2 : 1, String(decoding: bytes, as: UTF8.self))
     }
 
     var selectorText: String {
