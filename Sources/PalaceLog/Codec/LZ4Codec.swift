@@ -26,7 +26,8 @@ enum LZ4Codec {
     /// Smaller payloads always use the fast compressor: HC's fixed cost (a 256 KiB state copy) would dominate.
     static let highMinBytes = 512
 
-    /// Working streams, reused so a record costs a state copy instead of a dictionary load.
+    /// Working streams, reused; the dictionary's prepared stream is attached to them per record
+    /// (`LZ4_attach_dictionary`: neither a dictionary load nor a state copy).
     private static let pool = StreamPool(bytes: MemoryLayout<LZ4_stream_t>.size, keep: 64)
     private static let poolHC = StreamPool(bytes: MemoryLayout<LZ4_streamHC_t>.size, keep: 8)
 
@@ -84,12 +85,10 @@ enum LZ4Codec {
         let (raw, fresh) = pool.borrow()
         defer { pool.giveBack(raw) }
         let stream = raw.assumingMemoryBound(to: LZ4_stream_t.self)
-        if let dict {
-            stream.update(from: dict.prepared, count: 1)
-        } else {
-            if fresh { _ = LZ4_initStream(stream, MemoryLayout<LZ4_stream_t>.size) }
-            LZ4_resetStream_fast(stream)
-        }
+        if fresh { _ = LZ4_initStream(stream, MemoryLayout<LZ4_stream_t>.size) }
+        LZ4_resetStream_fast(stream)
+        // The prepared dictionary stream is referenced in place for this one call (no 16 KiB state copy).
+        if let dict { LZ4_attach_dictionary(stream, dict.prepared) }
         return Int(LZ4_compress_fast_continue(stream, src, dst, n, bound, 1))
     }
 
@@ -98,12 +97,9 @@ enum LZ4Codec {
         let (raw, fresh) = poolHC.borrow()
         defer { poolHC.giveBack(raw) }
         let stream = raw.assumingMemoryBound(to: LZ4_streamHC_t.self)
-        if let dict {
-            stream.update(from: dict.preparedHC, count: 1)
-        } else {
-            if fresh { _ = LZ4_initStreamHC(stream, MemoryLayout<LZ4_streamHC_t>.size) }
-            LZ4_resetStreamHC_fast(stream, highLevel)
-        }
+        if fresh { _ = LZ4_initStreamHC(stream, MemoryLayout<LZ4_streamHC_t>.size) }
+        LZ4_resetStreamHC_fast(stream, highLevel)
+        if let dict { LZ4_attach_HC_dictionary(stream, dict.preparedHC) }  // no 256 KiB state copy
         return Int(LZ4_compress_HC_continue(stream, src, dst, n, bound))
     }
 

@@ -4,7 +4,8 @@ import Synchronization
 
 /// A shipped LZ4 dictionary, addressed by the 16-bit id stored in each frame (FORMAT.md, "Dictionary").
 /// The bytes are a static C array (never freed); `prepared` is an LZ4 stream with the dictionary loaded once,
-/// which compressors copy instead of reloading the dictionary for every record. Both are read-only after init.
+/// which compressors attach (`LZ4_attach_dictionary`, read-only) instead of reloading the dictionary for every
+/// record. Both are read-only after init.
 final class LZ4Dictionary: @unchecked Sendable {
     /// The dictionary new records are compressed with.
     static let currentID: UInt16 = 2
@@ -13,7 +14,7 @@ final class LZ4Dictionary: @unchecked Sendable {
     let bytes: UnsafePointer<CChar>
     let count: Int32
     let prepared: UnsafeMutablePointer<LZ4_stream_t>
-    /// The same for LZ4HC at `LZ4Codec.highLevel` (256 KiB; copied per high-compression record).
+    /// The same for LZ4HC at `LZ4Codec.highLevel` (256 KiB; attached per high-compression record).
     let preparedHC: UnsafeMutablePointer<LZ4_streamHC_t>
 
     private init?(id: UInt16) {
