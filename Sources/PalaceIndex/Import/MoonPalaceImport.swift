@@ -76,8 +76,9 @@ public final class MoonPalaceImport {
         }
     }
 
-    /// Calls `body` with every row converted, in id order. Conversion or read errors name the row.
-    func forEachRow(_ body: (ImportedRow) throws -> Void) throws {
+    /// Calls `body` with every row's import key, in id order, checking each row's time (what conversion can fail
+    /// on) without converting the row. Read errors and bad times name the row.
+    func forEachKey(_ body: (String) throws -> Void) throws {
         let stmt: SQLiteStatement
         do {
             stmt = try db.prepareUncached(selectSQL)
@@ -86,7 +87,7 @@ public final class MoonPalaceImport {
                 var v: [SQLiteValue] = []
                 v.reserveCapacity(Self.wanted.count)
                 for i in 0..<Int32(Self.wanted.count) { v.append(stmt.value(at: i)) }
-                try body(try ImportedRow(values: v, source: sourcePath))
+                try body(try ImportedRow.key(values: v, source: sourcePath).key)
             }
         } catch let e as SQLiteError {
             throw IndexError.invalidArgument("cannot import \(sourcePath): the file is damaged (\(e.message)); nothing was imported")
@@ -111,9 +112,9 @@ public final class MoonPalaceImport {
         var known = try existingKeys(index: index)
         // Pass 1: convert everything (no writes); a broken row stops the import before anything is written.
         var toWrite = 0
-        try forEachRow { row in
+        try forEachKey { key in
             report.rows += 1
-            if known.contains(row.key) { report.alreadyPresent += 1 } else { toWrite += 1 }
+            if known.contains(key) { report.alreadyPresent += 1 } else { toWrite += 1 }
         }
         guard toWrite > 0 else { return report }
         // Pass 2: write, remembering our ids to roll back on failure.
@@ -189,6 +190,38 @@ struct ImportedRow {
     var end: ExchangeEnd
     var requestRest: [UInt8]
 
+    /// The row's import key (`id@created_at#hash of the bodies`) and start time; throws for a time that does not read.
+    static func key(values v: [SQLiteValue], source: String) throws -> (key: String, started: Int64) {
+        let originalID = v[0].int64 ?? 0
+        let createdText = text(v[23]) ?? ""
+        guard let started = ExportTime.parseLocal(createdText) else {
+            throw IndexError.invalidArgument("cannot import \(source): row \(originalID) has created_at \"\(createdText)\", "
+                + "not a YYYY-MM-DD HH:MM:SS time; nothing was imported")
+        }
+        var h: UInt64 = 0xcbf29ce484222325
+        func hash(_ b: [UInt8]) { for x in b { h = (h ^ UInt64(x)) &* 0x100000001b3 } }
+        hash(bytes(v[14])); hash([0]); hash(bytes(v[16]))
+        return ("\(originalID)@\(createdText)#\(String(h, radix: 16))", started)
+    }
+
+    static func text(_ v: SQLiteValue) -> String? {
+        switch v {
+        case .text(let s): return s
+        case .blob(let b): return String(decoding: b, as: UTF8.self)
+        case .integer(let n): return String(n)
+        case .real(let d): return String(d)
+        case .null: return nil
+        }
+    }
+
+    static func bytes(_ v: SQLiteValue) -> [UInt8] {
+        switch v {
+        case .text(let s): return Array(s.utf8)
+        case .blob(let b): return b
+        default: return []
+        }
+    }
+
     init(values v: [SQLiteValue], source: String) throws {
         func text(_ i: Int) -> String? {
             switch v[i] {
@@ -209,17 +242,14 @@ struct ImportedRow {
         originalID = v[0].int64 ?? 0
         let method = text(1) ?? "GET", path = text(2) ?? "/", query = text(3) ?? ""
         let createdText = text(23) ?? ""
-        guard let started = ExportTime.parseLocal(createdText) else {
-            throw IndexError.invalidArgument("cannot import \(source): row \(originalID) has created_at \"\(createdText)\", "
-                + "not a YYYY-MM-DD HH:MM:SS time; nothing was imported")
-        }
+        let (rowKey, started) = try Self.key(values: v, source: source)
         let requestBody = bytes(14), responseBody = bytes(16)
         let requestHeaders = Self.headers(text(13)), responseHeaders = Self.headers(text(15))
         let status = Int(v[11].int64 ?? 0)
         let stream = (text(12) ?? "").lowercased().hasPrefix("text/event-stream")
         var flags: ExchangeFlags = [.imported]
         if stream { flags.insert(.stream) }
-        key = "\(originalID)@\(createdText)#\(String(Self.fnv(requestBody + [0] + responseBody), radix: 16))"
+        key = rowKey
         let meta = [HeaderField(name: "moonpalace_id", value: String(originalID)),
                     HeaderField(name: "requested_at", value: createdText),
                     HeaderField(name: "imported_from", value: source),
@@ -292,12 +322,6 @@ struct ImportedRow {
             let value = String(line[line.index(after: colon)...].drop(while: { $0 == " " }))
             return name.isEmpty ? nil : HeaderField(name: name, value: value)
         }
-    }
-
-    static func fnv(_ bytes: [UInt8]) -> UInt64 {
-        var h: UInt64 = 0xcbf29ce484222325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-        return h
     }
 }
 
