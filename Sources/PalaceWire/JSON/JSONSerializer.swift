@@ -165,32 +165,9 @@ struct JSONWriter {
         }
     }
 
-    /// A JSON string literal of valid UTF-8 bytes (escaping as `writeString`): runs without escapes are copied
-    /// whole (measured: for a long text this is ~50x faster than `appendEscaped`'s SIMD16 sizing pass here).
+    /// A JSON string literal of valid UTF-8 bytes (escaping as `writeString`).
     mutating func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>) {
-        out.append(UInt8(ascii: "\""))
-        var runStart = 0
-        for i in 0..<bytes.count {
-            let b = bytes[i]
-            guard b < 0x20 || b == 0x22 || b == 0x5C else { continue }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
-            runStart = i + 1
-            switch b {
-            case 0x22: append("\\\"")
-            case 0x5C: append("\\\\")
-            case 0x0A: append("\\n")
-            case 0x0D: append("\\r")
-            case 0x09: append("\\t")
-            case 0x08: append("\\b")
-            case 0x0C: append("\\f")
-            default:
-                append("\\u00")
-                out.append(Self.hexDigit(b >> 4))
-                out.append(Self.hexDigit(b & 0xF))
-            }
-        }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
-        out.append(UInt8(ascii: "\""))
+        Self.appendEscaped(bytes, to: &out)
     }
 
     /// `,"key":` — a member after the first of a compact object.
