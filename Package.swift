@@ -55,13 +55,16 @@ let package = Package(
 
         .testTarget(name: "PalaceLogTests", dependencies: ["PalaceLog"], exclude: ["Fixtures"]),
         .testTarget(name: "PalaceWireTests", dependencies: ["PalaceWire"]),
+        // The HTTP client of the server tests (real sockets on 127.0.0.1), shared by PalaceMockTests and PalaceWebTests.
+        .target(name: "TestHTTPClient", dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+                path: "Tests/Support/TestHTTPClient"),
         .testTarget(name: "PalaceMockTests", dependencies: [
-            "PalaceMock", "PalaceWire", .product(name: "Hummingbird", package: "hummingbird"),
+            "PalaceMock", "PalaceWire", "TestHTTPClient", .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "PalaceProxyTests", dependencies: ["PalaceProxy", "PalaceLog", "PalaceWire"]),
         .testTarget(name: "PalaceIndexTests", dependencies: ["PalaceIndex", "PalaceLog", "PalaceWire"]),
         .testTarget(name: "PalaceWebTests", dependencies: [
-            "PalaceWeb", "PalaceIndex", "PalaceLog", "PalaceWire",
+            "PalaceWeb", "PalaceIndex", "PalaceLog", "PalaceWire", "TestHTTPClient",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
