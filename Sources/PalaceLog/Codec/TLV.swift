@@ -10,13 +10,16 @@ struct TLVWriter {
 
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
-    mutating func varint(_ value: UInt64) {
+    mutating func varint(_ value: UInt64) { Self.appendVarint(value, to: &bytes) }
+
+    /// The LEB128 varint of `value` appended to `out` (also the packing of `BodyArrivals`).
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
         var v = value
         while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
             v >>= 7
         }
-        bytes.append(UInt8(v))
+        out.append(UInt8(v))
     }
 
     mutating func key(_ tag: UInt32, _ wire: WireType) { varint(UInt64(tag) << 3 | UInt64(wire.rawValue)) }

@@ -29,8 +29,8 @@ public struct BodyArrivals: Sendable, Hashable {
     public mutating func append(length: Int, micros: Int64) {
         guard length > 0 else { return }
         let t = max(micros, lastMicros)
-        Self.varint(UInt64(t - lastMicros), into: &packed)
-        Self.varint(UInt64(length), into: &packed)
+        TLVWriter.appendVarint(UInt64(t - lastMicros), to: &packed)
+        TLVWriter.appendVarint(UInt64(length), to: &packed)
         lastMicros = t
     }
 
@@ -46,35 +46,18 @@ public struct BodyArrivals: Sendable, Hashable {
     public static func == (a: BodyArrivals, b: BodyArrivals) -> Bool { a.packed == b.packed }
     public func hash(into hasher: inout Hasher) { hasher.combine(packed) }
 
-    private static func varint(_ value: UInt64, into out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-    }
-
     private static func decode(_ packed: [UInt8], from offset: UInt64) -> [BodyArrival] {
         var out: [BodyArrival] = []
-        var i = 0
-        func next() -> UInt64? {
-            var result: UInt64 = 0, shift: UInt64 = 0
-            while i < packed.count, shift <= 63 {
-                let b = packed[i]
-                i += 1
-                result |= UInt64(b & 0x7F) << shift
-                if b < 0x80 { return result }
-                shift += 7
+        packed.withUnsafeBytes { raw in
+            var reader = TLVReader(raw)
+            var t: Int64 = 0, at = offset
+            while !reader.isAtEnd {
+                guard let dt = try? reader.varint(), let n = try? reader.varint(), dt <= UInt64(Int64.max - t), n > 0
+                else { break }
+                t += Int64(dt)
+                out.append(BodyArrival(offset: at, length: n, micros: t))
+                at &+= n
             }
-            return nil
-        }
-        var t: Int64 = 0, at = offset
-        while i < packed.count {
-            guard let dt = next(), let n = next(), dt <= UInt64(Int64.max - t), n > 0 else { break }
-            t += Int64(dt)
-            out.append(BodyArrival(offset: at, length: n, micros: t))
-            at &+= n
         }
         return out
     }
