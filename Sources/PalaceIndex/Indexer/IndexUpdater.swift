@@ -323,7 +323,7 @@ extension IndexUpdater {
                         if !doc.isEmpty { try insertText.run([.integer(row.id), .text(doc)]) }
                         report.exchanges += 1
                     case .annotate(let a):
-                        try annotateStoredRow(a)
+                        try annotateStored(a)
                     case .tombstone(let ids):
                         for id in ids { try deleteRow.run([.integer(Int64(id))]) }
                     case .boundary(let openRows, let last, let records):
@@ -350,16 +350,5 @@ extension IndexUpdater {
         committed = report.watermark
         open.removeAll()
         return report
-    }
-
-    func annotateStoredRow(_ a: Annotation) throws {
-        let id = SQLiteValue.integer(Int64(a.exchangeID))
-        guard let rowTags = try db.query("SELECT tags FROM exchanges WHERE id = ?", [id]).first else { return }
-        let tags = rowTags[0].string.map { $0.split(separator: ",").map(String.init) } ?? []
-        let new = ExchangeRow.applyTags(tags, add: a.addTags, remove: a.removeTags)
-        try db.run("UPDATE exchanges SET tags = ? WHERE id = ?", [new.isEmpty ? .null : .text(new.joined(separator: ",")), id])
-        if let c = a.category {
-            try db.run("UPDATE exchanges SET category = ? WHERE id = ?", [c.isEmpty ? .null : .text(c), id])
-        }
     }
 }
