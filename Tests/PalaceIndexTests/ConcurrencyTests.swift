@@ -86,8 +86,9 @@ final class StopFlag: Sendable {
         var appended: [(id: Int64, at: ContinuousClock.Instant)] = []
         var lags: [Double] = []
         var nextSample = t0 + .milliseconds(300)
-        // At least 3 s and 100 exchanges, however slow the machine is.
-        while clock.now - t0 < .seconds(3) || appended.count < 100 {
+        // At least 3 s, 100 exchanges and 10 samples, however slow the machine is (a loaded box may take longer
+        // than 100 ms per round: the samples, not the clock, make the percentile meaningful).
+        while clock.now - t0 < .seconds(3) || appended.count < 100 || lags.count < 10 {
             for _ in 0..<5 {
                 let id = try await f.chat(user: "load", answer: String(repeating: "word ", count: 40))
                 appended.append((Int64(id), clock.now))
@@ -105,7 +106,6 @@ final class StopFlag: Sendable {
         task.cancel()
         await task.value
         let sorted = lags.sorted()
-                #expect(sorted.count >= 5)
         #expect(sorted[Int(Double(sorted.count) * 0.9) - 1] <= 1.0, "lags: \(sorted)")
         #expect(sorted.last ?? 0 <= 5.0, "lags: \(sorted)")
         #expect(try reader.list(ListQuery(limit: 0)).count == appended.count, "caught up once stopped")
