@@ -87,6 +87,7 @@ public final class ExchangeIndex: @unchecked Sendable {
 
     /// Nil when the last record the index read is still in the log; otherwise why not.
     func aheadOfLog() throws -> String? {
+        try sweepRemovedSegments()   // segments removed by retention: behind the log, not ahead (RetentionSweep)
         guard let fp = try IndexMeta.fingerprint(db) else { return nil }
         guard let r = try? reader.read(at: fp.position) else { return "record \(fp.sequence) is gone" }
         if r.sequence != fp.sequence || r.timestamp != fp.timestamp { return "record \(fp.sequence) differs" }

@@ -153,8 +153,9 @@ extension PalaceWebApp {
             } catch { return (s, nil, "\(error)", nil) }
         }
         guard let (summary, exchange, loadError, original) = loaded else {
-            return page(.notFound, layout.errorPage(title: "No exchange #\(id)",
-                                                    message: "There is no exchange #\(id) in this data directory (it may not exist yet, or was cleaned up)."))
+            let removed = try await pool.run { index in index.removedFromLog(id: id) }
+            return page(.notFound, layout.errorPage(title: "No exchange #\(id)", message: removed.map { $0 + "." }
+                ?? "There is no exchange #\(id) in this data directory (it may not exist yet, or was cleaned up)."))
         }
         let q = FormData(request.uri.query ?? "")
         var notice = q["notice"].flatMap(Self.notices)

@@ -34,6 +34,7 @@ enum IndexCLI {
     static func select(_ index: ExchangeIndex, id: Int64?, chatcmpl: String?, requestID: String?) throws -> (ExchangeSummary, LoadedExchange) {
         guard let found = try index.find(id: id, chatcmpl: chatcmpl, requestID: requestID),
               let s = try index.summary(id: found), let ex = try index.exchange(id: found) else {
+            if let id, let removed = index.removedFromLog(id: id) { throw IndexError.notFound(removed) }
             throw IndexError.notFound("no exchange matches the selection; try 'moonpalace list'")
         }
         return (s, ex)

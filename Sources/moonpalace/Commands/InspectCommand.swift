@@ -41,6 +41,7 @@ struct InspectCommand: ParsableCommand {
             let (index, _) = try IndexCLI.open(data)
             guard let found = try index.find(id: id, chatcmpl: chatcmpl, requestID: requestid),
                   let s = try index.summary(id: found) else {
+                if let id, let removed = index.removedFromLog(id: id) { throw IndexError.notFound(removed) }
                 throw IndexError.notFound("no exchange matches \(selectorText); try 'moonpalace list'")
             }
             guard let ex = try index.exchange(id: found) else { throw IndexError.notFound("exchange \(found) is gone") }
