@@ -22,7 +22,9 @@ struct MoonPalace: AsyncParsableCommand {
     /// MoonPalace's `--flag=true|false` spellings of `start`'s boolean flags are rewritten first (Config/BoolFlagSyntax).
     static func main() async {
         do {
-            await main(try BoolFlagSyntax.rewrite(Array(CommandLine.arguments.dropFirst())))
+            var arguments = Array(CommandLine.arguments.dropFirst())
+            if arguments == ["-v"] { arguments = ["--version"] }   // MoonPalace's root -v/--version
+            await main(try BoolFlagSyntax.rewrite(arguments))
         } catch {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)

@@ -8,7 +8,7 @@ import Darwin
 #endif
 
 /// `moonpalace cleanup` — deletes exchanges by writing tombstone records to the log (the index drops their
-/// rows; `--compact` then reclaims the index's space).
+/// rows; `--compact` then rewrites the log's sealed segments without them and shrinks the index).
 ///
 /// Decision: tombstones need the log's single writer lock. While `moonpalace start` runs on the same data
 /// directory it holds that lock, so cleanup refuses and says which pid to stop; nothing is half-deleted.
@@ -31,7 +31,8 @@ struct CleanupCommand: AsyncParsableCommand {
     @Option(help: "Delete this exchange id (repeatable).") var id: [Int64] = []
     @Flag(name: .customLong("dry-run"), help: "Only show what would be deleted.") var dryRun = false
     @Flag(name: .shortAndLong, help: "Do not ask for confirmation.") var yes = false
-    @Flag(help: "Afterwards reclaim the index's free space (VACUUM).") var compact = false
+    @Flag(help: "Afterwards reclaim the space: rewrite the log's sealed segments without the deleted exchanges, re-index, and shrink the index (as 'index compact').")
+    var compact = false
     @OptionGroup var data: DataDirOptions
 
     func run() async throws {
@@ -69,7 +70,17 @@ struct CleanupCommand: AsyncParsableCommand {
                 try await Self.tombstone(ids, logDirectory: dir.logDirectory)
                 try index.catchUp()
             }
-            if compact { try index.vacuum() }
+            if compact {
+                let writer = try Self.openWriter(dir.logDirectory, purpose: "cleanup --compact rewrites the log")
+                let r: ExchangeIndex.LogCompactReport
+                do { r = try index.compactLog() } catch {
+                    try? await writer.close()
+                    throw error
+                }
+                try await writer.close()
+                IndexCLI.note("compacted: \(r.recordsDropped) records dropped from \(r.segmentsRewritten) sealed segments, "
+                              + "\(r.bytesReclaimed) bytes reclaimed (the active segment is compacted once it is sealed)")
+            }
             IndexCLI.out(IndexTable(headers: ["", ""], rows: [["cleanup", String(ids.count)]], maxWidth: nil,
                                     headerless: true).render())
         }

@@ -22,7 +22,7 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(help: "Exchange id.") var id: Int64?
     @Option(help: "Completion id (chatcmpl-…).") var chatcmpl: String?
     @Option(help: "Moonshot request id (Msh-Request-Id).") var requestid: String?
-    @Option(help: ArgumentHelp("cn, global, or a URL (e.g. a 'moonpalace mock').", valueName: "ENDPOINT")) var endpoint: String?
+    @Option(help: ArgumentHelp("cn, global, mock (the built-in mock, offline), or a URL (e.g. a 'moonpalace mock').", valueName: "ENDPOINT")) var endpoint: String?
     @Option(name: [.short, .long], help: "API key.") var key: String?
     @Option(help: "Model to ask.") var model = "kimi-k2-turbo-preview"
     @Flag(name: .customLong("print-prompt"), help: "Print the request that would be sent, and stop.") var printPrompt = false
@@ -49,15 +49,24 @@ struct ExplainCommand: AsyncParsableCommand {
             let (index, _, config) = try IndexCLI.openWithConfig(data)
             let (s, ex) = try IndexCLI.select(index, id: id, chatcmpl: chatcmpl, requestID: requestid)
             let env = ProcessInfo.processInfo.environment
-            let base = ProxyConfiguration.normalizeEndpoint(endpoint ?? config.endpoint ?? "cn")
+            let chosen = endpoint ?? config.endpoint ?? "cn"
+            let isMock = chosen.lowercased() == "mock"
+            var base = isMock ? "mock" : ProxyConfiguration.normalizeEndpoint(chosen)
             let request = Self.request(s, ex, model: model)
             if printPrompt {
                 IndexCLI.out("POST \(base)/v1/chat/completions")
                 IndexCLI.out(request.serialized(pretty: true, indent: 2))
                 return
             }
-            guard let apiKey = key ?? config.start.key ?? env["MOONSHOT_API_KEY"], !apiKey.isEmpty else {
+            // The built-in mock takes any key (as `start --endpoint mock` does).
+            let given = [key, config.start.key, env["MOONSHOT_API_KEY"]].compactMap { $0 }.first { !$0.isEmpty }
+            guard let apiKey = given ?? (isMock ? "sk-mock" : nil) else {
                 throw IndexError.invalidArgument("no API key: pass --key, set start.key in config.yaml, or export MOONSHOT_API_KEY")
+            }
+            if isMock {
+                // Left running: the process ends right after (cancelling it makes Hummingbird log shutdown errors).
+                let (_, port) = try await ReplayCommand.startMock()
+                base = "http://127.0.0.1:\(port)"
             }
             let result = await HTTPCall.send(
                 method: "POST", url: base + "/v1/chat/completions",

@@ -34,6 +34,9 @@ struct InspectCommand: ParsableCommand {
         if [!printColumns.isEmpty, printRequest, printResponse].filter({ $0 }).count > 1 {
             throw ValidationError("--print, --print-request and --print-response are mutually exclusive")
         }
+        if let bad = printNames.first(where: { !Self.printable.contains($0) }) {
+            throw ValidationError("--print: unknown column \"\(bad)\"; choose from \(Self.printable.joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -48,9 +51,15 @@ struct InspectCommand: ParsableCommand {
             if json { IndexCLI.out(InspectFormat.json(s, ex).serialized(pretty: true, indent: 4)); return }
             if printRequest { IndexCLI.out(InspectFormat.rawRequest(s, ex)); return }
             if printResponse { IndexCLI.out(InspectFormat.rawResponse(s, ex, merge: mergeEventStream)); return }
-            let names = printColumns.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: " ") } }
-            IndexCLI.out(InspectFormat.table(s, ex, columns: names.isEmpty ? ["metadata"] : names))
+            IndexCLI.out(InspectFormat.table(s, ex, columns: printNames.isEmpty ? ["metadata"] : printNames))
         }
+    }
+
+    /// The columns `--print` can show (MoonPalace's, plus the merged completion of a stream).
+    static let printable = ["metadata", "request_header", "request_body", "response_header", "response_body", "error", "merged"]
+
+    var printNames: [String] {
+        printColumns.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: " ") } }.filter { !$0.isEmpty }
     }
 
     var selectorText: String {

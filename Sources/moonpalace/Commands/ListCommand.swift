@@ -63,6 +63,11 @@ struct ListCommand: ParsableCommand {
 
     @OptionGroup var data: DataDirOptions
 
+    func validate() throws {
+        if let text { try SearchCommand.checkText(text, flag: "--text") }
+        if columns != nil { _ = try chosenColumns() }
+    }
+
     func run() throws {
         try IndexCLI.run {
             let (index, _) = try IndexCLI.open(data)
@@ -95,8 +100,8 @@ struct ListCommand: ParsableCommand {
             return ["id", "url", "method", "status", "chatcmpl", "request_id", "user_id", "server_timing",
                     "content_type", "requested_at"]
         }
-        return ["id", "status", "chatcmpl", "request_id", "requested_at", "model", "tokens", "ttft", "latency",
-                "finish_reason", "error_step"]
+        return ["id", "status", "chatcmpl", "request_id", "server_timing", "requested_at", "model", "tokens", "ttft",
+                "latency", "finish_reason", "error_step"]
     }
 
     /// The `list --json` object of one exchange.

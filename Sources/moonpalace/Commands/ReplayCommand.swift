@@ -48,8 +48,6 @@ struct ReplayCommand: AsyncParsableCommand {
             try request.apply(sets: set)
 
             let outcome: ReplayOutcome
-            var mockTask: Task<Void, Never>?
-            defer { mockTask?.cancel() }
             if let proxy = RunningProxy.find(dataDirectory: dir.path) {
                 if let endpoint {
                     let wanted = endpoint.lowercased() == "mock" ? "mock" : ProxyConfiguration.normalizeEndpoint(endpoint)
@@ -62,8 +60,8 @@ struct ReplayCommand: AsyncParsableCommand {
             } else {
                 var upstream = endpoint ?? (ex.begin.endpoint.isEmpty ? (config.endpoint ?? "cn") : ex.begin.endpoint)
                 if upstream.lowercased() == "mock" {
-                    let (task, port) = try await Self.startMock()
-                    mockTask = task
+                    // Left running: the process ends right after (cancelling it makes Hummingbird log shutdown errors).
+                    let (_, port) = try await Self.startMock()
                     upstream = "http://127.0.0.1:\(port)"
                 }
                 outcome = try await ReplayRunner.sendRecording(request, endpoint: upstream, logDirectory: dir.logDirectory,

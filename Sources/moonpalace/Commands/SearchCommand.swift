@@ -23,6 +23,15 @@ struct SearchCommand: ParsableCommand {
     @Flag(help: "JSON Lines output.") var json = false
     @OptionGroup var data: DataDirOptions
 
+    func validate() throws { try Self.checkText(text, flag: "TEXT") }
+
+    /// A search text must hold a letter or digit: an empty one would match everything, punctuation nothing.
+    static func checkText(_ text: String, flag: String) throws {
+        guard text.unicodeScalars.contains(where: { $0.properties.isAlphabetic || $0.properties.numericType != nil }) else {
+            throw ValidationError("\(flag): give a text with at least one letter or digit to search for (got \"\(text)\")")
+        }
+    }
+
     func run() throws {
         try IndexCLI.run {
             let (index, _) = try IndexCLI.open(data)

@@ -79,6 +79,12 @@ struct StartCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Retention: delete the oldest log segments while the log is larger than this, e.g. 10GiB (default: no limit).", valueName: "SIZE"))
     var retentionMaxSize: String?
 
+    @Option(name: .customLong("retain-days"), help: ArgumentHelp("Retention in days (the same as --retention-max-age Nd).", valueName: "N"))
+    var retainDays: Double?
+
+    @Option(name: .customLong("retain-bytes"), help: ArgumentHelp("The same as --retention-max-size.", valueName: "SIZE"))
+    var retainBytes: String?
+
     func run() async throws {
         #if canImport(Glibc)
         // glibc gives every thread that meets contention in malloc an arena of its own (up to 8 per core), each
@@ -183,6 +189,13 @@ struct StartCommand: AsyncParsableCommand {
     private func resolveRetention(_ c: ConfigFile.Start) throws -> LogRetention.Policy? {
         var age = c.retentionMaxAge
         var size = c.retentionMaxSize
+        if retainDays != nil && retentionMaxAge != nil { throw failure("give --retain-days or --retention-max-age, not both") }
+        if retainBytes != nil && retentionMaxSize != nil { throw failure("give --retain-bytes or --retention-max-size, not both") }
+        if let days = retainDays {
+            guard days > 0, days.isFinite else { throw failure("--retain-days must be a positive number of days (got \(days))") }
+            age = days * 86400
+        }
+        let retentionMaxSize = retentionMaxSize ?? retainBytes
         if let text = retentionMaxAge {
             guard let v = Quantity.seconds(text) else {
                 throw failure("--retention-max-age must be a duration such as 30d, 12h or 90m (got '\(text)')")
@@ -191,7 +204,7 @@ struct StartCommand: AsyncParsableCommand {
         }
         if let text = retentionMaxSize {
             guard let v = Quantity.bytes(text) else {
-                throw failure("--retention-max-size must be a size such as 10GiB or 500MB (got '\(text)')")
+                throw failure("\(retainBytes != nil ? "--retain-bytes" : "--retention-max-size") must be a size such as 10GiB or 500MB (got '\(text)')")
             }
             size = v
         }
