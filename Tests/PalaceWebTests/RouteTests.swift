@@ -80,6 +80,36 @@ import Glibc
         }
     }
 
+    @Test func statsPageServesAStaleTableAtOnceAndRefreshesItInTheBackground() async throws {
+        let dir = try await Self.dataDirectory(exchanges: 30)
+        defer { _ = system("rm -rf '\(dir.path)'") }
+        try await Self.withApp(dir) { web, client in
+            func stats() async throws -> String {
+                try await client.execute(uri: "/palace/stats", method: .get) { r in
+                    #expect(r.status == .ok)
+                    return String(buffer: r.body)
+                }
+            }
+            let first = try await stats()
+            #expect(first.contains("<b>30</b> requests") && first.contains("computed in"))
+            #expect(try await stats().contains("from cache, nothing indexed since"))
+            // New traffic moves the watermark: the old table comes at once, marked stale, and is refreshed.
+            let writer = try LogWriter.open(directory: dir.logDirectory, options: LogWriterOptions(syncPolicy: .none))
+            try await TrafficGenerator(seed: 8).write(count: 5, to: writer, days: 1)
+            try await writer.close()
+            await web.feed.catchUpNow()
+            let stale = try await stats()
+            #expect(stale.contains("<b>30</b> requests") && stale.contains("updating in the background"), "\(stale)")
+            var fresh = ""
+            for _ in 0..<200 {
+                fresh = try await stats()
+                if fresh.contains("<b>35</b> requests") { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(fresh.contains("<b>35</b> requests") && fresh.contains("from cache, nothing indexed since"), "\(fresh)")
+        }
+    }
+
     @Test func markNeedsCSRFAndLandsOnTheLog() async throws {
         let dir = try await Self.dataDirectory(exchanges: 5)
         defer { _ = system("rm -rf '\(dir.path)'") }

@@ -17,6 +17,8 @@ struct StatsPage {
     let hours: [String]?
     /// The rows came from the stats cache (nothing was indexed since they were computed).
     var cached = false
+    /// The rows are this many seconds old (computed before the latest exchanges were indexed); a refresh runs.
+    var staleSeconds: Int64?
 
     func render() -> String {
         var body = form()
@@ -67,7 +69,15 @@ struct StatsPage {
         let span = hours == nil ? "\(days.count) day\(days.count == 1 ? "" : "s")" : "\(days.count) hour\(days.count == 1 ? "" : "s")"
         return "<p class=\"summary\" id=\"stats-summary\"><b>\(Format.count(req))</b> requests · <b>\(Format.count(err))</b> errors · "
             + "<b>\(Format.count(tok))</b> tokens · \(models.count) model\(models.count == 1 ? "" : "s") · " + span
-            + " <span class=\"meta\" id=\"stats-time\">(\(cached ? "from cache, nothing indexed since: " : "computed in ")\(Format.ms(elapsedMs)))</span></p>"
+            + " <span class=\"meta\" id=\"stats-time\">(\(timing))</span></p>"
+    }
+
+    var timing: String {
+        if let staleSeconds {
+            return "as of \(staleSeconds) s ago, before the newest exchanges; updating in the background, reload for "
+                + "the newest: \(Format.ms(elapsedMs))"
+        }
+        return (cached ? "from cache, nothing indexed since: " : "computed in ") + Format.ms(elapsedMs)
     }
 
     func charts() -> String {

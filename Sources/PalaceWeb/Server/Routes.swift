@@ -119,15 +119,33 @@ extension PalaceWebApp {
             return page(.badRequest, StatsPage(layout: layout, filter: filter, rows: [], problem: error, elapsedMs: 0, hours: nil).render())
         }
         let started = ContinuousClock.now
-        let cache = statsCache
-        let result: Result<(StatsTable, Bool), ListFilter.Problem> = try await pool.run { index in
+        let cache = statsCache, pool = self.pool
+        let family = filter.query(includeLimit: false)
+        // Per hour when the traffic spans at most three days, else per day: one pass either way.
+        @Sendable func compute(_ index: ExchangeIndex) throws -> StatsTable {
+            let now = TimeExpression.nowMicros()
+            let exact = StatsCache.key(query, watermark: try index.watermark())
+            let table = try index.statsTable(query, hourlyUpToDays: 3)
+            cache.store(family: family, exact: exact, table: table, computedAt: now)
+            return table
+        }
+        let result: Result<(StatsTable, Bool, Int64?), ListFilter.Problem> = try await pool.run { index in
             do {
-                let key = StatsCache.key(query, watermark: try index.watermark())
-                if let table = cache.table(key) { return .success((table, true)) }
-                // Per hour when the traffic spans at most three days, else per day: one pass either way.
-                let table = try index.statsTable(query, hourlyUpToDays: 3)
-                cache.store(key, table)
-                return .success((table, false))
+                let exact = StatsCache.key(query, watermark: try index.watermark())
+                switch cache.lookup(family: family, exact: exact, now: TimeExpression.nowMicros()) {
+                case .fresh(let table): return .success((table, true, nil))
+                case .stale(let table, let age, let refresh):
+                    if refresh {
+                        Task.detached {
+                            do { _ = try await pool.run { index in try compute(index) } } catch {
+                                cache.refreshFailed(family: family)
+                            }
+                        }
+                    }
+                    return .success((table, true, age))
+                case .none:
+                    return .success((try compute(index), false, nil))
+                }
             } catch let e as PredicateError { return .failure(.predicate(e)) }
         }
         let elapsed = ContinuousClock.now - started
@@ -135,9 +153,9 @@ extension PalaceWebApp {
         switch result {
         case .failure(let p):
             return page(.badRequest, StatsPage(layout: layout, filter: filter, rows: [], problem: p, elapsedMs: ms, hours: nil).render())
-        case .success(let (table, cached)):
+        case .success(let (table, cached, stale)):
             return page(.ok, StatsPage(layout: layout, filter: filter, rows: table.rows, problem: nil, elapsedMs: ms,
-                                       hours: table.hours, cached: cached).render())
+                                       hours: table.hours, cached: cached, staleSeconds: stale).render())
         }
     }
 
