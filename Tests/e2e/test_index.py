@@ -114,7 +114,8 @@ def test_corrupt_index_is_rebuilt_with_a_notice(moonpalace_bin, history):
     assert jsonl(out.stdout)[0]["id"] == 200
 
 
-def test_proxy_traffic_is_listed_at_once_and_cleanup_explains_the_lock(moonpalace_bin, mock_server, proxy_factory):  # noqa: F811
+def test_proxy_traffic_is_listed_at_once_and_cleanup_goes_through_the_proxy(moonpalace_bin, mock_server, proxy_factory):  # noqa: F811
+    import urllib.error
     import urllib.request
     proxy = proxy_factory(mock_server)
     base = proxy.base_url if hasattr(proxy, "base_url") else None
@@ -126,9 +127,29 @@ def test_proxy_traffic_is_listed_at_once_and_cleanup_explains_the_lock(moonpalac
     urllib.request.urlopen(req, timeout=30).read()
     rows = jsonl(run(moonpalace_bin, "list", "--json", "--data-dir", proxy.data_dir).stdout)
     assert rows and rows[0]["path"] == "/v1/chat/completions" and rows[0]["state"] == "complete"
-    busy = run(moonpalace_bin, "cleanup", "--id", str(rows[0]["id"]), "--yes", "--data-dir", proxy.data_dir,
+    urllib.request.urlopen(req, timeout=30).read()
+    first, second = rows[0]["id"], rows[0]["id"] + 1
+    # --compact rewrites the log: refused while start holds it, before anything is deleted.
+    busy = run(moonpalace_bin, "cleanup", "--id", str(first), "--yes", "--compact", "--data-dir", proxy.data_dir,
                check=False)
     assert busy.returncode == 2 and "pid" in busy.stderr and "stop that process" in busy.stderr
+    assert len(jsonl(run(moonpalace_bin, "list", "--json", "--data-dir", proxy.data_dir).stdout)) == 2
+    # A control path without the proxy's token is not special: forwarded upstream, nothing deleted.
+    sneaky = urllib.request.Request(base.removesuffix("/v1") + "/_moonpalace/tombstone", method="POST",
+                                    data=json.dumps({"ids": [first, second]}).encode(),
+                                    headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(sneaky, timeout=30).read()
+    except urllib.error.HTTPError:
+        pass
+    assert {r["id"] for r in jsonl(run(moonpalace_bin, "list", "--json", "--data-dir", proxy.data_dir).stdout)} >= {first, second}
+    # Without --compact the tombstone goes through the running proxy's writer.
+    out = run(moonpalace_bin, "cleanup", "--id", str(first), "--yes", "--data-dir", proxy.data_dir)
+    assert "| cleanup | 1 |" in out.stdout
+    left = [r["id"] for r in jsonl(run(moonpalace_bin, "list", "-n", "0", "--json", "--data-dir", proxy.data_dir).stdout)]
+    assert first not in left and second in left
+    dump = [json.loads(x) for x in run(moonpalace_bin, "log", "dump", "--data-dir", proxy.data_dir).stdout.splitlines()]
+    assert [d["exchange_ids"] for d in dump if d["type"] == "tombstone"] == [[first]]
 
 
 def test_start_keeps_the_index_current_without_a_read_command(moonpalace_bin, mock_server, proxy_factory):  # noqa: F811

@@ -10,20 +10,26 @@ import PalaceWire
 ///
 /// - `POST /_moonpalace/annotate` with `{"id": N, "category": "goodcase"|"badcase"|""|null, "add_tags": [...],
 ///   "remove_tags": [...]}` appends an annotation record → `{"ok": true}`, or 400/404 with `{"error": …}`.
+/// - `POST /_moonpalace/tombstone` with `{"ids": [N, …], "reason": "cleanup"}` (at most 10,000 ids) appends a
+///   tombstone record (`cleanup` while `start` holds the log) → `{"ok": true}`.
 /// - `X-MoonPalace-Replay-Of: <id>; nonce=<n>` on a proxied request: the exchange is recorded with
 ///   `replay_of` / `replay_nonce` in its begin record's meta. `X-MoonPalace-*` headers never go upstream.
 public enum ControlChannel {
     public static let tokenHeader = "X-MoonPalace-Control"
     public static let replayHeader = "X-MoonPalace-Replay-Of"
     public static let annotatePath = "/_moonpalace/annotate"
+    public static let tombstonePath = "/_moonpalace/tombstone"
+    /// Ids per tombstone request (a body well under the 1 MiB limit).
+    public static let tombstoneBatch = 10_000
+    static let controlPrefix = "/_moonpalace/"
 
     /// The response to a control request, or nil when `request` is an ordinary one to forward.
     static func respond(to request: Request, context: ProxyContext) async -> Response? {
         // Every POST passes here: a prefix test, no split of the path.
         guard let token = context.config.controlToken, request.method == .post, let path = request.head.path,
-              path.hasPrefix(annotatePath),
-              path.utf8.count == annotatePath.utf8.count || path.utf8.dropFirst(annotatePath.utf8.count).first == UInt8(ascii: "?")
-        else { return nil }
+              path.hasPrefix(controlPrefix) else { return nil }
+        let isAnnotate = Self.matches(path, annotatePath)
+        guard isAnnotate || Self.matches(path, tombstonePath) else { return nil }
         guard let name = HTTPField.Name(tokenHeader), request.headers[name] == token else { return nil }
         var body = ByteBuffer()
         var iterator = request.body.makeAsyncIterator()
@@ -33,6 +39,7 @@ public enum ControlChannel {
                 if body.readableBytes > 1 << 20 { return reply(413, error: "annotation too large") }
             }
         } catch { return reply(400, error: "cannot read the request body: \(error)") }
+        if !isAnnotate { return await tombstone(body, context: context) }
         guard let v = try? JSONValue.parse(Array(body.readableBytesView)), let id = v["id"]?.intValue, id > 0 else {
             return reply(400, error: "expected {\"id\": N, \"category\": …, \"add_tags\": […], \"remove_tags\": […]}")
         }
@@ -44,6 +51,32 @@ public enum ControlChannel {
                                                                         addTags: add, removeTags: remove)))
         } catch {
             return reply(500, error: "cannot append the annotation to the log: \(error)")
+        }
+        return reply(200, error: nil)
+    }
+
+    /// `path` is `control` itself, or `control` followed by a query string.
+    static func matches(_ path: String, _ control: String) -> Bool {
+        path.hasPrefix(control)
+            && (path.utf8.count == control.utf8.count || path.utf8.dropFirst(control.utf8.count).first == UInt8(ascii: "?"))
+    }
+
+    static func tombstone(_ body: ByteBuffer, context: ProxyContext) async -> Response {
+        guard let v = try? JSONValue.parse(Array(body.readableBytesView)), let list = v["ids"]?.arrayValue,
+              !list.isEmpty, list.count <= tombstoneBatch else {
+            return reply(400, error: "expected {\"ids\": [N, …] (1 to \(tombstoneBatch) ids), \"reason\": …}")
+        }
+        var ids: [UInt64] = []
+        ids.reserveCapacity(list.count)
+        for item in list {
+            guard let id = item.intValue, id > 0 else { return reply(400, error: "ids must be positive integers") }
+            ids.append(UInt64(id))
+        }
+        let reason = v["reason"]?.stringValue ?? "cleanup"
+        do {
+            _ = try await context.writer.append(.tombstone(Tombstone(exchangeIDs: ids, reason: reason)))
+        } catch {
+            return reply(500, error: "cannot append the tombstone to the log: \(error)")
         }
         return reply(200, error: nil)
     }
@@ -75,23 +108,39 @@ public enum ControlChannel {
 
 /// Sends control requests to a running proxy (`RunningProxy`).
 public enum ControlClient {
+    /// Appends tombstones for `ids` through the proxy serving the data directory, `ControlChannel.tombstoneBatch`
+    /// ids per record. On failure the batches before it are already on the log.
+    public static func tombstone(_ ids: [UInt64], reason: String, via proxy: RunningProxy) async throws {
+        var start = 0
+        while start < ids.count {
+            let part = ids[start..<min(ids.count, start + ControlChannel.tombstoneBatch)]
+            let o = JSONObject([("ids", .array(part.map { JSONValue.number(String($0)) })), ("reason", .string(reason))])
+            try await post(ControlChannel.tombstonePath, JSONValue.object(o).serializedBytes(), what: "tombstone", via: proxy)
+            start += ControlChannel.tombstoneBatch
+        }
+    }
+
     /// Appends an annotation through the proxy serving the data directory.
     public static func annotate(_ a: Annotation, via proxy: RunningProxy) async throws {
         var o = JSONObject([("id", .number(String(a.exchangeID)))])
         o.set("category", a.category.map(JSONValue.string) ?? .null)
         o.set("add_tags", .array(a.addTags.map(JSONValue.string)))
         o.set("remove_tags", .array(a.removeTags.map(JSONValue.string)))
+        try await post(ControlChannel.annotatePath, JSONValue.object(o).serializedBytes(), what: "annotation", via: proxy)
+    }
+
+    static func post(_ path: String, _ body: [UInt8], what: String, via proxy: RunningProxy) async throws {
         let result = await HTTPCall.send(
-            method: "POST", url: proxy.baseURL + ControlChannel.annotatePath,
+            method: "POST", url: proxy.baseURL + path,
             headers: [HeaderField(name: "Content-Type", value: "application/json"),
                       HeaderField(name: ControlChannel.tokenHeader, value: proxy.token)],
-            body: JSONValue.object(o).serializedBytes(), idleTimeoutSeconds: 30)
+            body: body, idleTimeoutSeconds: 30)
         switch result {
         case .failure(let f):
             throw ReplayError("cannot reach the running proxy (pid \(proxy.pid)) at \(proxy.baseURL): \(f.message)")
         case .success(let r) where r.status != 200:
             let why = (try? JSONValue.parse(r.body))?["error"]?.stringValue ?? String(decoding: r.body.prefix(200), as: UTF8.self)
-            throw ReplayError("the running proxy (pid \(proxy.pid)) refused the annotation: HTTP \(r.status) \(why)")
+            throw ReplayError("the running proxy (pid \(proxy.pid)) refused the \(what): HTTP \(r.status) \(why)")
         case .success: return
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PalaceIndex
 import PalaceLog
+import PalaceProxy
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,8 +11,10 @@ import Darwin
 /// `moonpalace cleanup` — deletes exchanges by writing tombstone records to the log (the index drops their
 /// rows; `--compact` then rewrites the log's sealed segments without them and shrinks the index).
 ///
-/// Decision: tombstones need the log's single writer lock. While `moonpalace start` runs on the same data
-/// directory it holds that lock, so cleanup refuses and says which pid to stop; nothing is half-deleted.
+/// Decision: tombstones go through the log's single writer: cleanup opens it when it is free, and while
+/// `moonpalace start` holds it they go through that proxy's control channel (as `export --good/--bad` does).
+/// `--compact` rewrites sealed segments, which needs the lock itself: with `start` running it is refused before
+/// anything is deleted.
 struct CleanupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
@@ -20,8 +23,8 @@ struct CleanupCommand: AsyncParsableCommand {
             Selects exchanges requested before --before (default: 7 days ago, like MoonPalace), or those matching \
             --predicate and/or --id (then --before applies only when given). Shows what would go with --dry-run; \
             asks before deleting unless --yes. Deletion appends tombstone records to the log (the index is rebuilt \
-            from the log, so deleted exchanges stay deleted); it needs the log's writer lock, so stop a running \
-            'moonpalace start' on the same data directory first.
+            from the log, so deleted exchanges stay deleted), through the running 'moonpalace start' when one \
+            holds the log. --compact rewrites the log and needs 'start' stopped.
             """
     )
 
@@ -56,6 +59,11 @@ struct CleanupCommand: AsyncParsableCommand {
                 IndexCLI.out("\(ids.count) exchange(s) would be deleted\(ids.count > 50 ? " (first 50 shown)" : "")")
                 return
             }
+            if compact, let pid = LogLiveness.writerPID(dir.logDirectory) {
+                throw IndexError.logBusy("moonpalace (pid \(pid)) is writing to this data directory's log (probably "
+                    + "'moonpalace start'); cleanup --compact rewrites the log and needs its writer lock: stop that "
+                    + "process and run it again, or leave out --compact (tombstones then go through the running proxy)")
+            }
             if !ids.isEmpty && !yes {
                 guard isatty(0) != 0 else {
                     throw IndexError.invalidArgument("cleanup would delete \(ids.count) exchange(s); add --yes to confirm "
@@ -67,7 +75,7 @@ struct CleanupCommand: AsyncParsableCommand {
                 }
             }
             if !ids.isEmpty {
-                try await Self.tombstone(ids, logDirectory: dir.logDirectory)
+                try await Self.tombstone(ids, dataDirectory: dir)
                 try index.catchUp()
             }
             if compact {
@@ -93,9 +101,23 @@ struct CleanupCommand: AsyncParsableCommand {
         return IndexCLI.format4(Int(p.tm_year) + 1900) + "-" + IndexCLI.two(Int(p.tm_mon) + 1) + "-" + IndexCLI.two(Int(p.tm_mday))
     }
 
-    /// Appends tombstones (10,000 ids per record) through the log's one writer.
-    static func tombstone(_ ids: [Int64], logDirectory: String) async throws {
-        let writer = try openWriter(logDirectory)
+    /// Appends tombstones (10,000 ids per record) through the log's one writer: this process's when the lock is
+    /// free, else the running proxy's (control channel).
+    static func tombstone(_ ids: [Int64], dataDirectory dir: DataDirectory) async throws {
+        let writer: LogWriter
+        do throws(LogError) {
+            writer = try LogWriter.open(directory: dir.logDirectory)
+        } catch {
+            guard case .locked(_, let pid) = error else { throw error }
+            guard let proxy = RunningProxy.find(dataDirectory: dir.path) else {
+                let who = pid.map { "moonpalace (pid \($0))" } ?? "another moonpalace"
+                throw IndexError.logBusy("\(who) is writing to this data directory's log and does not accept control "
+                    + "requests (not a proxy, or an older version); cleanup writes tombstones to the log: stop it and "
+                    + "run cleanup again, or use --dry-run meanwhile")
+            }
+            try await ControlClient.tombstone(ids.map { UInt64($0) }, reason: "cleanup", via: proxy)
+            return
+        }
         var failure: (any Error)?
         var start = 0
         while start < ids.count && failure == nil {
