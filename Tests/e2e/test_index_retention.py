@@ -4,6 +4,7 @@ gone, and `inspect` of such an id says why. Real binary, real log, real proxy in
 import json
 import os
 import subprocess
+import urllib.error
 import urllib.request
 
 from conftest import wait_until
@@ -34,7 +35,7 @@ def test_retention_removes_exchanges_from_list_and_inspect(moonpalace_bin, start
     assert len(segments) >= 4, segments
     assert len(listed(moonpalace_bin, data)) == 300                       # indexed before retention runs
 
-    proc = start_process([moonpalace_bin, "start", "--port", "0", "--endpoint", "mock", "--no-web",
+    proc = start_process([moonpalace_bin, "start", "--port", "0", "--endpoint", "mock",
                           "--retention-max-size", "60KB", "--data-dir", data], BANNER, env={"NO_COLOR": "1"})
     assert wait_until(lambda: "retention: removed" in proc.output, timeout=30), proc.output
     # One more exchange through the proxy: the tailer keeps indexing while old rows go.
@@ -56,6 +57,12 @@ def test_retention_removes_exchanges_from_list_and_inspect(moonpalace_bin, start
     assert "Traceback" not in gone.stderr
     first = min(kept)
     assert run(moonpalace_bin, "inspect", "--id", str(first), "--json", "--data-dir", data).returncode == 0
+    # The web admin's page of a removed exchange says why it is gone.
+    try:
+        urllib.request.urlopen(proc.match.group(1).removesuffix("/v1") + "/palace/x/1", timeout=30)
+        raise AssertionError("a removed exchange has a page")
+    except urllib.error.HTTPError as e:
+        assert e.code == 404 and "no longer in the log" in e.read().decode()
     # Full text never finds a removed exchange either.
     assert all(json.loads(line)["id"] in kept for line in
                run(moonpalace_bin, "search", "the", "-n", "0", "--json", "--data-dir", data).stdout.splitlines() if line)
