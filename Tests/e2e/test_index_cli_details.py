@@ -45,6 +45,10 @@ def test_inspect_print_unknown_column_is_an_error(moonpalace_bin, tmp_path):
     assert 'unknown column "bogus"' in bad.stderr and "request_body" in bad.stderr
     ok = run(moonpalace_bin, "inspect", "--id", "1", "--print", "metadata, merged", "--data-dir", data)
     assert "moonpalace_id" in ok.stdout
+    healthy = next(r["id"] for r in map(json.loads, run(moonpalace_bin, "list", "-n", "0", "--json", "--data-dir", data)
+                   .stdout.splitlines()) if r["status"] == 200 and not r["error_step"])
+    only_error = run(moonpalace_bin, "inspect", "--id", str(healthy), "--print", "error", "--data-dir", data)
+    assert only_error.stdout.startswith(f"exchange {healthy} has no error (status 200 OK")     # not an empty table
 
 
 def test_search_needs_a_searchable_text(moonpalace_bin, tmp_path):

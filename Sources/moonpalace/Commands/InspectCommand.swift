@@ -176,6 +176,10 @@ enum InspectFormat {
             headers.append(header)
             cells.append(cell)
         }
+        // `error` is shown only for an exchange that has one (MoonPalace); alone, that leaves nothing to show.
+        guard !headers.isEmpty else {
+            return "exchange \(s.id) has no error (status \(s.status.map { "\($0) \(IndexCLI.reason($0))" } ?? "none"), state \(s.state))"
+        }
         return IndexTable(headers: headers, rows: [cells], maxWidth: nil, wrap: wrap).render()
     }
 }
