@@ -62,21 +62,29 @@ start_rss_sampler() { # pid → samples VmRSS every 100 ms into $WORK/peak until
 stop_rss_sampler() { kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; cat "$WORK/peak"; }
 
 log_bytes() { du -sb "$WORK/data/log" | cut -f1; }
+# CPU time (user+system) of a process in microseconds, from /proc/PID/stat (load-independent cost per request).
+cpu_us() { python3 -c 'import os,sys; f=open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")",1)[1].split(); print(int((int(f[11])+int(f[12]))*1e6/os.sysconf("SC_CLK_TCK")))' "$1"; }
+MOCK_PID=${PIDS[0]}
 
 echo "proxy benchmark: wrk -t2 -c$CONNS -d${DURATION}s, 2 KB chat requests, mock on :$MOCK_PORT, proxy on :$PROXY_PORT"
 run_wrk "$WORK/chat.lua" "$PROXIED" 4 2 >/dev/null   # warm-up (connections, caches)
 BEFORE=$(log_bytes)
 read -r D_RPS D_P50 D_P99 _ <<<"$(run_wrk "$WORK/chat.lua" "$DIRECT" "$CONNS" "$DURATION")"
 start_rss_sampler "$PROXY_PID"
+C0=$(cpu_us "$PROXY_PID"); M0=$(cpu_us "$MOCK_PID")
 read -r P_RPS P_P50 P_P99 P_N <<<"$(run_wrk "$WORK/chat.lua" "$PROXIED" "$CONNS" "$DURATION")"
 RSS_PEAK=$(stop_rss_sampler)
-sleep 0.2
+sleep 0.5   # the index tailer's last batch of the run counts too
+C1=$(cpu_us "$PROXY_PID"); M1=$(cpu_us "$MOCK_PID")
 AFTER=$(log_bytes)
 
 read -r DS_RPS _ _ _ <<<"$(run_wrk "$WORK/stream.lua" "$DIRECT" "$CONNS" "$DURATION")"
 start_rss_sampler "$PROXY_PID"
-read -r PS_RPS _ _ _ <<<"$(run_wrk "$WORK/stream.lua" "$PROXIED" "$CONNS" "$DURATION")"
+C2=$(cpu_us "$PROXY_PID"); M2=$(cpu_us "$MOCK_PID")
+read -r PS_RPS _ _ PS_N <<<"$(run_wrk "$WORK/stream.lua" "$PROXIED" "$CONNS" "$DURATION")"
 RSS_STREAM=$(stop_rss_sampler)
+sleep 0.5
+C3=$(cpu_us "$PROXY_PID"); M3=$(cpu_us "$MOCK_PID")
 
 # One at a time: alternating direct/proxied pairs of short runs, so a change in the machine's load hits both sides
 # of a pair alike; the added latency is the median of the pairs' differences.
@@ -155,5 +163,7 @@ row("paced first byte (2 ms/chunk)", f"{$FB_P:.2f} ms (+{$FB_P-$FB_D:.2f} ms)", 
 row("per-event lag vs direct p50/p99", f"{$GAP_P50:.3f} / {$GAP_P99:.3f} ms", "same events direct", "<= 1 ms", $GAP_P99 <= 1)
 row("peak RSS under load", f"{rss:.1f} MiB", "-", "<= 64 MiB", rss <= 64)
 row("record on disk after response end", f"{$REC_DELAY:.1f} ms (max of 20)", "end record precedes last byte", "<= 100 ms", $REC_DELAY <= 100)
+print(f"  CPU per request (user+sys, load-independent): non-stream proxy {($C1-$C0)/max($P_N,1):.0f} us vs mock {($M1-$M0)/max($P_N,1):.0f} us;"
+      f" 50-chunk stream proxy {($C3-$C2)/max($PS_N,1):.0f} us vs mock {($M3-$M2)/max($PS_N,1):.0f} us")
 row("log bytes per 1,000 exchanges", f"{per1000:.0f} KiB", f"{$P_N} exchanges", "<= 800 KiB", per1000 <= 800)
 PY

@@ -35,8 +35,9 @@ public final class ProxyServer: Sendable {
         let health = CaptureHealth(announce: { message in log.log(log.style.boldRed(message)) })
         let writer = try LogWriter.open(directory: config.logDirectory, options: LogWriterOptions(syncPolicy: config.syncPolicy))
         Self.raiseFileLimit()
-        // Opt-in only: `start` also runs the index tailer (SQLite work) on a task, which must not block an event loop.
-        if environment["MOONPALACE_EVENT_LOOP_TASKS"] == "1" { _ = Self.eventLoopsRunTasks }
+        // Blocking work beside the proxy (the index tailer's SQLite, retention) must run on a `BlockingWorkExecutor`.
+        // MOONPALACE_EVENT_LOOP_TASKS=0 keeps Swift's own pool (for comparison).
+        if environment["MOONPALACE_EVENT_LOOP_TASKS"] != "0" { _ = Self.eventLoopsRunTasks }
         let loop = try CurlLoop()
         context = ProxyContext(config: config, loop: loop, writer: writer, health: health, log: log)
     }
@@ -69,7 +70,8 @@ public final class ProxyServer: Sendable {
     /// The event loops run every Swift task of the process (NIO's global-executor take-over): an exchange's task then
     /// runs on a client connection's event loop instead of Swift's cooperative pool, so reading the request,
     /// handling it and writing the response need no thread hop between them — on a busy machine every hop is a wait
-    /// for a CPU. Installed once per process. Code on these tasks must not block for long (an event loop waits).
+    /// for a CPU. Installed once per process. Code on these tasks must not block for long (an event loop waits):
+    /// blocking work goes to a `BlockingWorkExecutor` (task executor preference) or NIO's thread pool.
     static let eventLoopsRunTasks: Bool = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 
     /// Each exchange holds two sockets (client and upstream): raise the soft descriptor limit to the hard one.

@@ -129,11 +129,14 @@ struct StartCommand: AsyncParsableCommand {
             throw failure("cannot start the proxy: \(error)")
         }
         let bannerHost = proxyConfig.host == "0.0.0.0" || proxyConfig.host == "::" ? "127.0.0.1" : proxyConfig.host
+        // The event loops run the proxy's tasks: the index tailer's SQLite work and retention passes block, so they
+        // run on a thread of their own (see BlockingWorkExecutor).
+        let blocking = BlockingWorkExecutor(name: "moonpalace-index")
         let retentionTask = retention.map { policy in
-            Task { await LogRetentionTask.run(server: server, policy: policy) }
+            Task(executorPreference: blocking) { await LogRetentionTask.run(server: server, policy: policy) }
         }
         defer { retentionTask?.cancel() }
-        let indexTask = Task { await Self.keepIndexCurrent(dir) }
+        let indexTask = Task(executorPreference: blocking) { await Self.keepIndexCurrent(dir) }
         defer { indexTask.cancel() }
         do {
             defer { RunningProxy.remove(dataDirectory: dir.path) }
