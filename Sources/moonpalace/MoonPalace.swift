@@ -24,6 +24,7 @@ struct MoonPalace: AsyncParsableCommand {
         do {
             var arguments = Array(CommandLine.arguments.dropFirst())
             if arguments == ["-v"] { arguments = ["--version"] }   // MoonPalace's root -v/--version
+            arguments = ListCommand.negativeLimits(arguments)
             await main(try BoolFlagSyntax.rewrite(arguments))
         } catch {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))

@@ -60,6 +60,14 @@ def test_search_needs_a_searchable_text(moonpalace_bin, tmp_path):
         assert bad.stdout == ""
 
 
+def test_negative_limit_means_no_limit(moonpalace_bin, tmp_path):
+    data = str(tmp_path / "d")
+    generate(moonpalace_bin, data, 15)
+    for args in (["list", "-n", "-1"], ["list", "--n", "-5"], ["search", "the", "-n", "-1"]):
+        out = run(moonpalace_bin, *args, "--json", "--data-dir", data).stdout.splitlines()
+        assert len(out) > 10, (args, len(out))
+
+
 def test_root_dash_v_prints_the_version(moonpalace_bin):
     short, long = run(moonpalace_bin, "-v"), run(moonpalace_bin, "--version")
     assert short.stdout == long.stdout and short.stdout.startswith("moonpalace version v")

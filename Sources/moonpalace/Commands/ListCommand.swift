@@ -87,6 +87,26 @@ struct ListCommand: ParsableCommand {
         }
     }
 
+    /// MoonPalace's `list -n -1` (pflag takes the next word as the value; any n ≤ 0 means no limit): ArgumentParser
+    /// reads `-1` as an option, so `-n -1` / `--limit -1` become `--limit=-1` before parsing.
+    static func negativeLimits(_ args: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < args.count {
+            let next = i + 1 < args.count ? args[i + 1] : ""
+            if ["-n", "--n", "--limit"].contains(args[i]), next.count > 1, next.first == "-", next.dropFirst().allSatisfy(\.isASCII),
+               next.dropFirst().allSatisfy(\.isNumber) {
+                out.append("--limit=" + next)
+                i += 2
+                continue
+            }
+            if args[i] == "--" { out += args[i...]; break }
+            out.append(args[i])
+            i += 1
+        }
+        return out
+    }
+
     func chosenColumns() throws -> [String] {
         if let columns {
             let cols = columns.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }
