@@ -36,7 +36,7 @@ public enum ControlChannel {
         do {
             while var part = try await iterator.next() {
                 body.writeBuffer(&part)
-                if body.readableBytes > 1 << 20 { return reply(413, error: "annotation too large") }
+                if body.readableBytes > 1 << 20 { return reply(413, error: "control request too large (over 1 MiB)") }
             }
         } catch { return reply(400, error: "cannot read the request body: \(error)") }
         if !isAnnotate { return await tombstone(body, context: context) }
