@@ -9,7 +9,8 @@
 /// (no overflow: MoonPalace's 32-bit n·(n+1) wrapped at 46,341 characters and cut every long answer).
 ///
 /// Cost: O(1) per scalar (a rolling hash, one insert and one removal in an open-addressing count table), so O(1)
-/// amortised per token; memory is fixed (~100 KiB) per stream.
+/// amortised per token; memory grows with the text up to a fixed ~155 KiB per stream (a short answer does not pay
+/// for zeroing the full tables).
 struct RepeatDetector: Sendable {
     static let gram = 32
     static let window = 3000
@@ -25,14 +26,16 @@ struct RepeatDetector: Sendable {
     let minLength: Int
     /// Scalars seen.
     private(set) var length = 0
-    private var recent = [UInt32](repeating: 0, count: gram)
     private var rolling: UInt64 = 0
-    private var grams = [UInt64](repeating: 0, count: window)
     private var gramCount = 0   // grams in the window (≤ window)
     private var gramNext = 0
-    private var keys = [UInt64](repeating: 0, count: tableSize)
-    private var counts = [UInt32](repeating: 0, count: tableSize)
     private(set) var distinct = 0
+    /// All tables in one buffer (one move-out per fed piece): the last `gram` scalars (+1), the window's grams
+    /// (`gramsCapacity` of them), then the count table as (key, count) pairs side by side (`slotCount` pairs), so a
+    /// probe touches one cache line, not two. Both grow (doubling, rehashing) up to `window` and `tableSize`.
+    private var tables = [UInt64](repeating: 0, count: Self.gram + 64 + 2 * 128)
+    private var gramsCapacity = 64
+    private var slotCount = 128
 
     init(threshold: Double, minLength: Int) {
         self.threshold = threshold
@@ -53,7 +56,8 @@ struct RepeatDetector: Sendable {
 
     /// Feeds one piece of valid UTF-8 (decoded here: no `String` needed); returns `tripped`.
     mutating func feed(utf8 s: UnsafeBufferPointer<UInt8>) -> Bool {
-        withTables { tables, state in
+        reserve(s.count)
+        return withTables { tables, state in
             var i = 0
             let n = s.count
             while i < n {
@@ -76,20 +80,53 @@ struct RepeatDetector: Sendable {
                 i += width
             }
         }
-        return tripped
     }
 
     /// Adds one scalar.
     mutating func add(_ c: UInt32) {
-        withTables { tables, state in Self.add(c, &state, tables) }
+        reserve(1)
+        _ = withTables { tables, state in Self.add(c, &state, tables) }
+    }
+
+    /// Room for `scalars` more grams: the ring, and the count table at most half full (the window's cap reached,
+    /// every new gram replaces one, so neither grows further).
+    private mutating func reserve(_ scalars: Int) {
+        let grams = min(Self.window, gramCount + scalars)
+        let keys = min(Self.window, distinct + scalars)
+        guard grams > gramsCapacity || 2 * keys > slotCount else { return }
+        var newGrams = gramsCapacity, newSlots = slotCount
+        while newGrams < grams { newGrams = min(Self.window, newGrams * 2) }
+        while newSlots < 2 * keys && newSlots < Self.tableSize { newSlots *= 2 }
+        var grown = [UInt64](repeating: 0, count: Self.gram + newGrams + 2 * newSlots)
+        let oldGrams = gramsCapacity, oldSlots = slotCount
+        tables.withUnsafeBufferPointer { old in
+            grown.withUnsafeMutableBufferPointer { new in
+                for i in 0..<(Self.gram + min(oldGrams, gramCount)) { new[i] = old[i] }
+                let slots = new.baseAddress! + Self.gram + newGrams
+                let mask = newSlots - 1
+                for i in 0..<oldSlots {
+                    let key = old[Self.gram + oldGrams + 2 * i]
+                    guard key != 0 else { continue }
+                    var j = Int(truncatingIfNeeded: key) & mask
+                    while slots[2 * j] != 0 { j = (j + 1) & mask }
+                    slots[2 * j] = key
+                    slots[2 * j + 1] = old[Self.gram + oldGrams + 2 * i + 1]
+                }
+            }
+        }
+        tables = grown
+        gramsCapacity = newGrams
+        slotCount = newSlots
     }
 
     /// The tables as raw pointers, for one fed piece (no uniqueness or bounds check per scalar).
     struct Tables {
-        let recent: UnsafeMutablePointer<UInt32>
+        let recent: UnsafeMutablePointer<UInt64>
         let grams: UnsafeMutablePointer<UInt64>
-        let keys: UnsafeMutablePointer<UInt64>
-        let counts: UnsafeMutablePointer<UInt32>
+        /// `slots[2 i]` the key of slot i (0: empty), `slots[2 i + 1]` its count.
+        let slots: UnsafeMutablePointer<UInt64>
+        /// Slot count − 1 (a power of two minus one).
+        let mask: Int
     }
 
     struct Counters {
@@ -101,40 +138,30 @@ struct RepeatDetector: Sendable {
     }
 
     /// Runs `body` with the tables moved out of `self` (so nothing else can reach them meanwhile) and put back.
-    private mutating func withTables(_ body: (Tables, inout Counters) -> Void) {
-        var recent: [UInt32] = [], grams: [UInt64] = [], keys: [UInt64] = [], counts: [UInt32] = []
-        swap(&recent, &self.recent)
-        swap(&grams, &self.grams)
-        swap(&keys, &self.keys)
-        swap(&counts, &self.counts)
+    private mutating func withTables(_ body: (Tables, inout Counters) -> Void) -> Bool {
+        var tables: [UInt64] = []
+        swap(&tables, &self.tables)
         var state = Counters(length: length, rolling: rolling, gramCount: gramCount, gramNext: gramNext, distinct: distinct)
-        recent.withUnsafeMutableBufferPointer { r in
-            grams.withUnsafeMutableBufferPointer { g in
-                keys.withUnsafeMutableBufferPointer { k in
-                    counts.withUnsafeMutableBufferPointer { n in
-                        body(Tables(recent: r.baseAddress!, grams: g.baseAddress!, keys: k.baseAddress!,
-                                    counts: n.baseAddress!), &state)
-                    }
-                }
-            }
+        tables.withUnsafeMutableBufferPointer { t in
+            let base = t.baseAddress!
+            body(Tables(recent: base, grams: base + Self.gram, slots: base + Self.gram + gramsCapacity,
+                        mask: slotCount - 1), &state)
         }
-        swap(&recent, &self.recent)
-        swap(&grams, &self.grams)
-        swap(&keys, &self.keys)
-        swap(&counts, &self.counts)
+        swap(&tables, &self.tables)
         length = state.length
         rolling = state.rolling
         gramCount = state.gramCount
         gramNext = state.gramNext
         distinct = state.distinct
+        return tripped
     }
 
     @inline(__always)
     static func add(_ c: UInt32, _ st: inout Counters, _ t: Tables) {
         let slot = st.length % gram
-        if st.length >= gram { st.rolling = st.rolling &- UInt64(t.recent[slot]) &* basePower }
+        if st.length >= gram { st.rolling = st.rolling &- t.recent[slot] &* basePower }
         st.rolling = st.rolling &* base &+ UInt64(c &+ 1)
-        t.recent[slot] = c &+ 1
+        t.recent[slot] = UInt64(c &+ 1)
         st.length += 1
         guard st.length >= gram else { return }
         if st.gramCount == window {
@@ -160,40 +187,41 @@ struct RepeatDetector: Sendable {
     /// Adds one occurrence; true when the key is new.
     @inline(__always)
     private static func increment(_ key: UInt64, _ t: Tables) -> Bool {
-        let mask = tableSize - 1
+        let mask = t.mask
         var i = Int(truncatingIfNeeded: key) & mask
         while true {
-            if t.keys[i] == key { t.counts[i] += 1; return false }
-            if t.keys[i] == 0 { t.keys[i] = key; t.counts[i] = 1; return true }
+            let k = t.slots[2 * i]
+            if k == key { t.slots[2 * i + 1] += 1; return false }
+            if k == 0 { t.slots[2 * i] = key; t.slots[2 * i + 1] = 1; return true }
             i = (i + 1) & mask
         }
     }
 
     /// Removes one occurrence; true when the key is gone (backward-shift deletion keeps probe runs intact).
     private static func decrement(_ key: UInt64, _ t: Tables) -> Bool {
-        let mask = tableSize - 1
+        let mask = t.mask
         var i = Int(truncatingIfNeeded: key) & mask
-        while t.keys[i] != key {
-            if t.keys[i] == 0 { return false }   // not present (cannot happen for keys in the window)
+        while t.slots[2 * i] != key {
+            if t.slots[2 * i] == 0 { return false }   // not present (cannot happen for keys in the window)
             i = (i + 1) & mask
         }
-        t.counts[i] -= 1
-        if t.counts[i] > 0 { return false }
+        t.slots[2 * i + 1] -= 1
+        if t.slots[2 * i + 1] > 0 { return false }
         var j = i
         while true {
             j = (j + 1) & mask
-            let k = t.keys[j]
+            let k = t.slots[2 * j]
             if k == 0 { break }
             let home = Int(truncatingIfNeeded: k) & mask
             // Move j back to the hole at i unless its home lies cyclically in (i, j].
             let inRange = i <= j ? (home > i && home <= j) : (home > i || home <= j)
             if inRange { continue }
-            t.keys[i] = k
-            t.counts[i] = t.counts[j]
+            t.slots[2 * i] = k
+            t.slots[2 * i + 1] = t.slots[2 * j + 1]
             i = j
         }
-        t.keys[i] = 0
-        t.counts[i] = 0
+        t.slots[2 * i] = 0
+        t.slots[2 * i + 1] = 0
         return true
     }
 }

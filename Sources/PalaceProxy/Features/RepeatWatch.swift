@@ -15,7 +15,9 @@ struct RepeatWatch {
     }
 
     let settings: RepeatSettings
-    private var detectors: [Int: RepeatDetector] = [:]   // key: choice index × 2 + field (0 content, 1 reasoning)
+    /// Key: choice index × 2 + field (0 content, 1 reasoning); a short list searched linearly (a stream has one or
+    /// a few), mutated in place (a detector holds ~160 KiB of tables).
+    private var detectors: [(key: Int, detector: RepeatDetector)] = []
     private var seen: [Int] = []                          // choice indexes in first-seen order
     private var finished: Set<Int> = []
     private var id: JSONValue?
@@ -38,12 +40,11 @@ struct RepeatWatch {
             guard let delta = choice["delta"] else { continue }
             for (fieldNumber, field) in ["content", "reasoning_content"].enumerated() {
                 guard let text = delta[field]?.stringValue, !text.isEmpty else { continue }
-                let key = index * 2 + fieldNumber
-                // Mutated in place: copying a detector out and back would copy its ~120 KiB tables per chunk.
-                let tripped = detectors[key, default: RepeatDetector(threshold: settings.threshold,
-                                                                      minLength: settings.minLength)].feed(text)
-                if tripped && trip == nil, let detector = detectors[key] {
-                    trip = Trip(choice: index, field: field, ratio: detector.ratio, length: detector.length)
+                let at = detectorPosition(index * 2 + fieldNumber)
+                let tripped = detectors[at].detector.feed(text)
+                if tripped && trip == nil {
+                    trip = Trip(choice: index, field: field, ratio: detectors[at].detector.ratio,
+                                length: detectors[at].detector.length)
                 }
             }
         }
@@ -60,14 +61,19 @@ struct RepeatWatch {
     /// kept in `trip` (the first one only; nothing is fed after it).
     mutating func feed(choice index: Int, reasoning: Bool, utf8 text: UnsafeBufferPointer<UInt8>) {
         guard trip == nil else { return }
-        let key = index * 2 + (reasoning ? 1 : 0)
-        // Mutated in place: copying a detector out and back would copy its ~120 KiB tables per chunk.
-        let tripped = detectors[key, default: RepeatDetector(threshold: settings.threshold,
-                                                              minLength: settings.minLength)].feed(utf8: text)
-        if tripped, let detector = detectors[key] {
-            trip = Trip(choice: index, field: reasoning ? "reasoning_content" : "content", ratio: detector.ratio,
-                        length: detector.length)
+        let at = detectorPosition(index * 2 + (reasoning ? 1 : 0))
+        if detectors[at].detector.feed(utf8: text) {
+            trip = Trip(choice: index, field: reasoning ? "reasoning_content" : "content",
+                        ratio: detectors[at].detector.ratio, length: detectors[at].detector.length)
         }
+    }
+
+    /// The position of `key`'s detector in `detectors`, created if new.
+    @inline(__always)
+    private mutating func detectorPosition(_ key: Int) -> Int {
+        for i in detectors.indices where detectors[i].key == key { return i }
+        detectors.append((key, RepeatDetector(threshold: settings.threshold, minLength: settings.minLength)))
+        return detectors.count - 1
     }
 
     /// The top-level members the final chunks repeat, when chunks are no longer fed through `feed(chunk:)`.

@@ -26,6 +26,7 @@ extension CompletionMerger {
     public mutating func add(streamChunk data: UnsafeBufferPointer<UInt8>,
                              onChoice: (_ index: Int, _ finished: Bool) -> Void,
                              onText: (_ index: Int, _ reasoning: Bool, _ utf8: UnsafeBufferPointer<UInt8>) -> Void) -> StreamChunk {
+        if let hasOutput = addFast(data, onChoice: onChoice, onText: onText) { return .merged(hasOutput: hasOutput) }
         var table: [Int32] = []
         swap(&table, &endTable)   // moved out: the merge below changes `self` while the table is in use
         let outcome: StreamChunk? = JSONScan.withScan(data, table: &table) { scan in
@@ -119,6 +120,7 @@ extension CompletionMerger {
             slot = i
             break
         }
+        fastPrefix.removeAll()
         if slot < 0 {
             topRaw.append((Array(keyBytes), Array(raw)))
         } else {

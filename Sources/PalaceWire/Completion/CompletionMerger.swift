@@ -32,6 +32,14 @@ public struct CompletionMerger: Sendable {
     var keyScratch: [Range<Int>] = []
     /// The byte path's value-end table (see `JSONScan.ends`), reused across chunks.
     var endTable: [Int32] = []
+    /// Reused storage of the one-pass path (see `addFast`).
+    var fastOps: [FastOp] = []
+    var fastChoices: [FastChoice] = []
+    /// The bytes of the last fast-scanned chunk up to its `choices` array, and the members they held (see
+    /// `scanFastChunk`); cleared whenever `topRaw` changes.
+    var fastPrefix: [UInt8] = []
+    var fastPrefixSeen: UInt8 = 0
+    var fastPrefixSeenRaw: UInt64 = 0
 
     public init() {}
 
@@ -46,6 +54,7 @@ public struct CompletionMerger: Sendable {
         guard case .object(let object) = chunk else { return }
         chunkCount += 1
         topRaw.removeAll()
+        fastPrefix.removeAll()
         for (key, value) in object {
             switch key {
             case "choices":
@@ -89,6 +98,7 @@ public struct CompletionMerger: Sendable {
     /// Merges one chunk given as JSON text (the same result as `add(chunk: JSONValue.parse(bytes))`, without
     /// building the tree when the chunk has the usual shape: see `add(streamChunk:)`).
     public mutating func add(json bytes: UnsafeBufferPointer<UInt8>) throws(JSONError) {
+        if addFast(bytes, onChoice: { _, _ in }, onText: { _, _, _ in }) != nil { return }
         var table: [Int32] = []
         swap(&table, &endTable)   // moved out: the merge below changes `self` while the table is in use
         defer { swap(&table, &endTable) }

@@ -66,7 +66,12 @@ public struct SSEParser: Sendable {
         while scan < count {
             var i = scan
             let found: Bool = buffer.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress else { return false }
                 while i < count {
+                    if i + 8 <= count {   // 8 bytes at a time while none is a line end
+                        let v = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                        if !Self.hasLineEnd(v) { i += 8; continue }
+                    }
                     let c = b[i]
                     if c == 0x0A || c == 0x0D { return true }
                     i += 1
@@ -92,6 +97,14 @@ public struct SSEParser: Sendable {
             }
         }
         return nil
+    }
+
+    /// Whether any byte of `x` is `\n` or `\r` (exact: the "has a zero byte" word trick on x ^ pattern).
+    @inline(__always)
+    static func hasLineEnd(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let n = x ^ (ones &* 0x0A), r = x ^ (ones &* 0x0D)
+        return ((n &- ones) & ~n & highs) | ((r &- ones) & ~r & highs) != 0
     }
 
     /// The data of the event `next()` returned last (`data:` lines joined by `\n`).
