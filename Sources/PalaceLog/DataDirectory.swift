@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// The moonpalace data directory and its layout: `<data>/log/` (segments), `<data>/index.sqlite`,
-/// `<data>/config.yaml`. The one place that decides where data lives; every command goes through it.
+/// `<data>/config.yaml`, `<data>/server_error.log`. The one place that decides where data lives; every command goes through it.
 ///
 /// Resolution order: an explicit path (`--data-dir`), then `MOONPALACE_HOME`, then `~/.moonpalace`.
 /// The directory is private: created with mode 0700.
@@ -28,6 +28,8 @@ public struct DataDirectory: Sendable, Equatable {
 
     public var logDirectory: String { path + "/log" }
     public var indexPath: String { path + "/index.sqlite" }
+    /// MoonPalace's `server_error.log`: the proxy's HTTP server errors (not exchanges — those are in the log).
+    public var serverErrorLogPath: String { path + "/server_error.log" }
     /// `config.yaml`, or MoonPalace's alternative spelling `config.yml` when only that one exists.
     public var configPath: String {
         let yaml = path + "/config.yaml", yml = path + "/config.yml"

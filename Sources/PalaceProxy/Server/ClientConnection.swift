@@ -63,6 +63,10 @@ final class ClientConnection: Sendable {
 final class ClientConnectionWatcher: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = NIOAny
     let connection = ClientConnection()
+    /// Where errors of the connection itself go (a client sending broken HTTP); resets and closes are not errors.
+    let errorLog: ServerErrorLog?
+
+    init(errorLog: ServerErrorLog? = nil) { self.errorLog = errorLog }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let key = ObjectIdentifier(context.channel)
@@ -80,6 +84,14 @@ final class ClientConnectionWatcher: ChannelInboundHandler, RemovableChannelHand
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed { connection.close() }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let errorLog, !(error is IOError), !(error is ChannelError) {
+            let peer = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
+            errorLog.append(level: .error, "client \(peer): \(String(reflecting: error))")
+        }
+        context.fireErrorCaught(error)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

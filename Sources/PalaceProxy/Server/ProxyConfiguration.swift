@@ -21,6 +21,8 @@ public struct ProxyConfiguration: Sendable {
     public var repeatDetection: RepeatSettings?
     /// `--auto-cache`: create and reuse context caches for long prompts (nil = off, the default).
     public var autoCache: AutoCacheSettings?
+    /// MoonPalace's `server_error.log`: the HTTP server's own errors (nil = they are not recorded).
+    public var serverErrorLogPath: String?
 
     public init(host: String = "127.0.0.1", port: Int = 9988, endpoint: String, key: String? = nil,
                 idleTimeoutSeconds: Int = 300, logDirectory: String, syncPolicy: SyncPolicy = .batch,

@@ -45,11 +45,15 @@ public final class ProxyServer: Sendable {
     /// Serves until a shutdown signal. `onRunning` gets the bound port once listening (the banner goes there).
     public func run(mount: ProxyMount? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let config = context.config
-        var logger = Logger(label: "moonpalace")
-        logger.logLevel = .error
+        let errorLog = config.serverErrorLogPath.map { path in
+            ServerErrorLog(path: path, notice: { [log = context.log] message in log.log(message) })
+        }
+        var logger = errorLog.map { file in Logger(label: "moonpalace", factory: file.logHandler) }
+            ?? Logger(label: "moonpalace")
+        logger.logLevel = errorLog == nil ? .error : .warning
         let app = Application(
             responder: MountingResponder(mount: mount, proxy: ProxyResponder(handler: ExchangeHandler(context: context))),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ClientConnectionWatcher()])),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientConnectionWatcher(errorLog: errorLog)])),
             configuration: ApplicationConfiguration(
                 address: .hostname(config.host, port: config.port), serverName: nil, backlog: 1024),
             onServerRunning: { channel in

@@ -123,6 +123,7 @@ struct StartCommand: AsyncParsableCommand {
         configured.forceStream = features.forceStream
         configured.repeatDetection = features.repeatDetection
         configured.autoCache = features.autoCache
+        configured.serverErrorLogPath = dir.serverErrorLogPath
         let proxyConfig = configured
         let server: ProxyServer
         do { server = try ProxyServer(config: proxyConfig, environment: env) } catch {
