@@ -14,6 +14,10 @@ public enum IndexError: Error, CustomStringConvertible {
     case invalidArgument(String)
     /// The index points at log records that are no longer there (log compacted or replaced): rebuild.
     case stale(String)
+    /// A rebuild of the index stopped before its end (its process died or it failed): rebuild again.
+    case interruptedRebuild(String)
+    /// Another process is rebuilding the index right now.
+    case rebuildRunning(String)
     /// Writing tombstones is impossible while another process holds the log's writer lock.
     case logBusy(String)
 
@@ -30,6 +34,8 @@ public enum IndexError: Error, CustomStringConvertible {
         case .notFound(let m): return m
         case .invalidArgument(let m): return m
         case .logBusy(let m): return m
+        case .interruptedRebuild(let m): return "an index rebuild was interrupted (\(m)); it must be rebuilt: run 'moonpalace index rebuild'"
+        case .rebuildRunning(let m): return "the index is being rebuilt by another process (\(m)); wait for it to finish"
         case .stale(let m): return "the index is out of date with the log (\(m)); run 'moonpalace index rebuild'"
         }
     }

@@ -80,7 +80,13 @@ public final class ExchangeIndex: @unchecked Sendable {
             notice("index is ahead of the log (\(why)); rebuilding it from the log")
             return try rebuild(progress: progress)
         }
-        let report = try updater.catchUp(progress: progress)
+        let report: CatchUpReport
+        do {
+            report = try updater.catchUp(progress: progress)
+        } catch IndexError.interruptedRebuild(let why) {
+            notice("an index rebuild was interrupted (\(why)); rebuilding it from the log")
+            return try rebuild(progress: progress)
+        }
         if LogLiveness.writerPID(logDirectory) == nil { try markInFlightAsIncomplete() }
         return report
     }
@@ -100,43 +106,71 @@ public final class ExchangeIndex: @unchecked Sendable {
         try db.run("UPDATE exchanges SET state_code = \(ExchangeRow.stateIncomplete) WHERE state_code = \(ExchangeRow.stateInFlight)")
     }
 
-    /// Empties the index and reads the whole log again, as a bulk load: secondary indexes dropped and re-created
-    /// after, large transactions, no fsync until the end (the index is derived data: a crash mid-rebuild leaves a
-    /// watermark behind the rows' end, and the next catch-up or rebuild carries on).
+    /// Empties the index and reads the whole log again, as a bulk load on three threads (log reader, row writer,
+    /// full-text writer): secondary indexes dropped and re-created after, large transactions, no fsync until the
+    /// end. The full text is built in a file of its own (`<index>-fulltext-rebuild`, no journal) and copied in at
+    /// the end, in one transaction with the removal of the `rebuilding` marker; while the marker is there, other
+    /// connections' catch-ups leave the index alone (`IndexUpdater.catchUp`), and a marker whose process is gone
+    /// makes the next catch-up rebuild again (the index is derived data: nothing is lost).
     @discardableResult
     public func rebuild(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
+        let token = RebuildMarker.newToken()
         try db.transaction {
+            if case .running(let who) = try RebuildMarker.state(db) { throw IndexError.rebuildRunning(who) }
             try db.execute("""
                 DELETE FROM exchanges; DELETE FROM index_meta;
                 INSERT INTO exchange_text (exchange_text) VALUES ('delete-all');
                 \(IndexSchema.dropSecondaryIndexesSQL)
                 """)
+            try IndexMeta.set(db, RebuildMarker.key, .text(token))
         }
         updater.open.removeAll()
         updater.committed = nil
         try db.execute("PRAGMA synchronous=OFF")
         try db.execute("PRAGMA cache_size=-262144")
-        // FTS5 keeps the terms of pending rows in memory and writes a segment whenever they exceed `hashsize`
-        // (1 MB by default) or a transaction commits; fewer, larger segments mean far less merging later.
-        try db.execute("INSERT INTO exchange_text(exchange_text, rank) VALUES('hashsize', \(64 << 20))")
         updater.batchRecords = 25_000   // short enough that a concurrent catch-up waits well within the busy timeout
         defer {
             updater.batchRecords = IndexUpdater.batchRecords
             try? db.execute("PRAGMA cache_size=-32768")
             try? db.execute("PRAGMA synchronous=NORMAL")
         }
+        let ftsPath = indexPath + "-fulltext-rebuild"
         let report: CatchUpReport
         do {
-            report = try updater.bulkLoad(progress: progress)
+            let builder = try FullTextBuilder(path: ftsPath)
+            report = try updater.bulkLoad(fullText: builder, progress: progress) {
+                try db.transaction { try db.execute(IndexSchema.secondaryIndexesSQL) }
+            }
+            try adoptFullText(from: ftsPath)
         } catch {
             try? db.execute(IndexSchema.secondaryIndexesSQL)
+            try? IndexMeta.set(db, RebuildMarker.key, .text("0 the rebuild failed: \(error)"))
+            Self.removeFiles(ftsPath)
             throw error
         }
-        try db.transaction { try db.execute(IndexSchema.secondaryIndexesSQL) }
+        Self.removeFiles(ftsPath)
         try? db.execute("PRAGMA incremental_vacuum")
         try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if LogLiveness.writerPID(logDirectory) == nil { try markInFlightAsIncomplete() }
         return report
+    }
+
+    /// Replaces the full-text table's contents with those built in `path` and ends the rebuild. Runs on a
+    /// connection of its own: FTS5 caches its segment structure per connection and re-reads it when another
+    /// connection has committed, so this connection (and every other) sees the adopted segments next time.
+    func adoptFullText(from path: String) throws {
+        let c = try SQLiteConnection(path: indexPath, create: false)
+        try c.run("ATTACH DATABASE ? AS fulltext_build", [.text(path)])
+        defer { try? c.execute("DETACH DATABASE fulltext_build") }
+        try c.transaction {
+            try c.execute("""
+                DELETE FROM main.exchange_text_data; DELETE FROM main.exchange_text_idx;
+                INSERT INTO main.exchange_text_data (id, block) SELECT id, block FROM fulltext_build.exchange_text_data;
+                INSERT INTO main.exchange_text_idx (segid, term, pgno)
+                    SELECT segid, term, pgno FROM fulltext_build.exchange_text_idx;
+                DELETE FROM main.index_meta WHERE key = '\(RebuildMarker.key)';
+                """)
+        }
     }
 
     /// Current watermark (next log sequence to read).

@@ -32,8 +32,11 @@ struct ExchangeRow {
     var requestComplete = false
     var responseChunks: [(UInt64, [UInt8])] = []
     var responseOverflow = false
-    var prompt = ""
-    var answer = ""
+    /// The full-text sides as UTF-8 (`SearchText`), kept as bytes: the indexer never needs them as `String`s.
+    var promptText: [UInt8] = []
+    var answerText: [UInt8] = []
+    var prompt: String { String(decoding: promptText, as: UTF8.self) }
+    var answer: String { String(decoding: answerText, as: UTF8.self) }
     var jsonState: Int64 = 0
     var tags: [String] = []
     var codes: Int64 = 0
@@ -119,7 +122,7 @@ struct ExchangeRow {
             if valid {
                 jsonState |= 1
                 requestBody.withUnsafeBufferPointer { b in
-                    prompt = SearchText.prompt(of: b)
+                    promptText = SearchText.promptBytes(of: b)
                     values[C.requestSkel] = BodySkeleton.make(b).map(SQLiteValue.blob) ?? .null
                     if values[C.model] == .null {
                         var root = 0
@@ -205,7 +208,7 @@ struct ExchangeRow {
         body.withUnsafeBufferPointer { b in
             guard JSONBytes.isValid(b) else { return }
             jsonState |= 2
-            answer = SearchText.answer(of: b)
+            answerText = SearchText.answerBytes(of: b)
             values[C.responseSkel] = BodySkeleton.make(b).map(SQLiteValue.blob) ?? .null
         }
     }
@@ -234,10 +237,24 @@ struct ExchangeRow {
         return v
     }
 
-    /// The full-text document: prompt and answer, laid out for the tokenizer.
-    var searchDocument: String {
-        CJKSegmenter.document(prompt.isEmpty ? answer : answer.isEmpty ? prompt : prompt + "\n" + answer)
+    /// Inserts the row with `insertSQL` (bound straight from `values`, no copy of the array).
+    func insert(with s: SQLiteStatement) throws {
+        s.reset()
+        for i in values.indices where i != C.jsonState && i != C.codes && i != C.positions && i != C.raw {
+            try s.bind(values[i], at: Int32(i + 1))
+        }
+        try s.bind(.integer(jsonState), at: Int32(C.jsonState + 1))
+        try s.bind(.integer(codes), at: Int32(C.codes + 1))
+        try s.bind(.blob(PositionList.encode(positions, begin: begin)), at: Int32(C.positions + 1))
+        try s.bind(raw.isEmpty ? values[C.raw]
+                   : .text(JSONValue.object(JSONObject(raw.map { ($0.0, JSONValue.string($0.1)) })).serialized()),
+                   at: Int32(C.raw + 1))
+        try s.step()
+        s.reset()
     }
+
+    /// The full-text document (UTF-8): prompt and answer, laid out for the tokenizer.
+    var searchDocument: [UInt8] { CJKSegmenter.document(prompt: promptText, answer: answerText) }
 }
 
 /// Record positions after the begin record, packed as unsigned LEB128 varints relative to the begin record:

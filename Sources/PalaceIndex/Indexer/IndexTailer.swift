@@ -54,6 +54,11 @@ extension ExchangeIndex {
             try rebuild()
             return
         }
-        _ = try updater.catchUp()
+        do {
+            _ = try updater.catchUp()
+        } catch IndexError.interruptedRebuild(let why) {
+            notice("an index rebuild was interrupted (\(why)); rebuilding it from the log")
+            try rebuild()
+        }
     }
 }

@@ -1,5 +1,10 @@
 import Dispatch
 import PalaceLog
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What one catch-up did.
 public struct CatchUpReport: Sendable, Equatable {
@@ -49,12 +54,28 @@ final class IndexUpdater {
         // serialize instead of applying the same records twice.
         try db.execute("BEGIN IMMEDIATE")
         let start: UInt64
-        do { start = try IndexMeta.watermark(db) } catch { try? db.execute("ROLLBACK"); throw error }
+        let marker: RebuildMarker.State
+        do {
+            start = try IndexMeta.watermark(db)
+            marker = try RebuildMarker.state(db)
+        } catch { try? db.execute("ROLLBACK"); throw error }
+        switch marker {
+        case .none: break
+        case .running:
+            // Another connection is rebuilding: its rows and full-text arrive together at its end; catching up
+            // now would write full-text entries its final step replaces. Answer from what is there.
+            try db.execute("ROLLBACK")
+            report.watermark = start
+            return report
+        case .interrupted(let why):
+            try db.execute("ROLLBACK")
+            throw IndexError.interruptedRebuild(why)
+        }
         if committed != start { open.removeAll() }
         let it = reader.records(from: start)
         do {
             insertRow = try db.prepareUncached(ExchangeRow.insertSQL)
-            insertText = try db.prepareUncached("INSERT INTO exchange_text (rowid, text) VALUES (?, ?)")
+            insertText = try db.prepareUncached(IndexSchema.insertTextSQL)
             deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?")
             while let r = it.next() {
                 if let stop = stopBefore, r.sequence >= stop { break }
@@ -162,13 +183,11 @@ final class IndexUpdater {
     }
 
     private func write(_ row: ExchangeRow, withText: Bool) throws {
-        if let s = insertRow { try s.run(row.parameters()) } else { try db.prepare(ExchangeRow.insertSQL).run(row.parameters()) }
+        try row.insert(with: insertRow ?? db.prepare(ExchangeRow.insertSQL))
         guard withText else { return }
         let doc = row.searchDocument
         guard !doc.isEmpty else { return }
-        let params: [SQLiteValue] = [.integer(row.id), .text(doc)]
-        if let s = insertText { try s.run(params) }
-        else { try db.run("INSERT INTO exchange_text (rowid, text) VALUES (?, ?)", params) }
+        try (insertText ?? db.prepare(IndexSchema.insertTextSQL)).run(rowid: row.id, text: doc)
     }
 }
 
@@ -210,9 +229,36 @@ enum IndexMeta {
     }
 }
 
+/// The `index_meta` row a rebuild holds while it runs: "<pid> <random>" of the rebuilding process, or
+/// "0 <why>" once a rebuild failed.
+enum RebuildMarker {
+    static let key = "rebuilding"
+
+    enum State: Equatable {
+        case none
+        /// A live process is rebuilding (who).
+        case running(String)
+        /// A rebuild stopped before its end (why): the index must be rebuilt.
+        case interrupted(String)
+    }
+
+    static func newToken() -> String { "\(getpid()) \(UInt64.random(in: 0 ... .max))" }
+
+    static func state(_ db: SQLiteConnection) throws -> State {
+        guard let value = try IndexMeta.get(db, key)?.string else { return .none }
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard let pid = parts.first.flatMap({ Int32($0) }), pid > 0 else {
+            return .interrupted(parts.count > 1 ? String(parts[1]) : "unknown cause")
+        }
+        if kill(pid, 0) == 0 || errno == EPERM { return .running("pid \(pid)") }
+        return .interrupted("process \(pid) ended before it finished")
+    }
+}
+
 /// Work the reading thread of a bulk load hands to the writing thread, in log order.
 enum BulkOp {
-    case write(ExchangeRow, document: String)
+    /// A finished exchange; `document` is its full-text document when the full text is written by this thread.
+    case write(ExchangeRow, document: [UInt8]?)
     case annotate(Annotation)
     case tombstone([UInt64])
     /// Commit point: the exchanges still open (written as in flight) and the last record read.
@@ -220,9 +266,9 @@ enum BulkOp {
     case damage([String])
 }
 
-/// A bounded hand-off of op batches from one producer thread to one consumer.
-final class BulkChannel: @unchecked Sendable {
-    private var items: [[BulkOp]] = []
+/// A bounded hand-off of batches from one producer thread to one consumer.
+final class BulkChannel<Item>: @unchecked Sendable {
+    private var items: [[Item]] = []
     private var isCancelled = false
     private let lock = DispatchSemaphore(value: 1)
     private let available = DispatchSemaphore(value: 0)
@@ -230,16 +276,16 @@ final class BulkChannel: @unchecked Sendable {
 
     init(capacity: Int) { space = DispatchSemaphore(value: capacity) }
 
-    func put(_ ops: [BulkOp]) {
+    func put(_ batch: [Item]) {
         space.wait()
-        lock.wait(); items.append(ops); lock.signal()
+        lock.wait(); items.append(batch); lock.signal()
         available.signal()
     }
 
     /// No more puts: the consumer's next `take` after the last batch returns nil.
     func finish() { available.signal() }
 
-    func take() -> [BulkOp]? {
+    func take() -> [Item]? {
         available.wait()
         lock.wait()
         defer { lock.signal() }
@@ -253,17 +299,73 @@ final class BulkChannel: @unchecked Sendable {
     func cancel() { lock.wait(); isCancelled = true; lock.signal() }
 }
 
+/// The full-text side of a bulk load: its own thread and connection writing a separate, journal-less database
+/// file (`path`), so FTS5's tokenizing and segment writing run beside the row writer on the other core. The
+/// rebuild copies its shadow tables into the index at the end (`ExchangeIndex.adoptFullText`).
+final class FullTextBuilder: @unchecked Sendable {
+    let path: String
+    let channel = BulkChannel<(Int64, [UInt8])>(capacity: 64)
+    private let done = DispatchSemaphore(value: 0)
+    private var failure: Error?
+    private var finished = false
+
+    init(path: String) throws {
+        self.path = path
+        ExchangeIndex.removeFiles(path)
+        let db = try SQLiteConnection(path: path)
+        try db.execute("""
+            PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;
+            \(IndexSchema.fullTextTableSQL)
+            INSERT INTO exchange_text(exchange_text, rank) VALUES('hashsize', \(16 << 20));
+            """)
+        let chan = channel
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            do {
+                let insert = try db.prepareUncached(IndexSchema.insertTextSQL)
+                try db.execute("BEGIN")
+                var n = 0
+                while let batch = chan.take() {
+                    if chan.cancelled { continue }
+                    for (id, doc) in batch {
+                        try insert.run(rowid: id, text: doc)
+                        n += 1
+                        if n % 250_000 == 0 { try db.execute("COMMIT; BEGIN") }
+                    }
+                }
+                try db.execute("COMMIT")
+            } catch {
+                failure = error
+                chan.cancel()
+                while chan.take() != nil {}
+            }
+            done.signal()
+        }
+    }
+
+    /// Waits until the producer has finished the channel and the last document is written (or the thread
+    /// failed); throws the thread's error. Once only matters: later calls return at once.
+    func wait() throws {
+        if !finished { done.wait(); finished = true }
+        if let failure { throw failure }
+    }
+}
+
 extension IndexUpdater {
-    /// A rebuild's load into empty tables, on two threads: one reads the log and derives each exchange's row and
-    /// full-text document (the CPU-heavy part), the other writes them to SQLite in log order. Same rows, same
-    /// watermark and commit points as `catchUp` (open exchanges are written as in flight at each commit).
-    func bulkLoad(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
-        let chan = BulkChannel(capacity: 16)
+    /// A rebuild's load into empty tables, on two or three threads: one reads the log and derives each exchange's
+    /// row and full-text document (the CPU-heavy part), one writes the rows to SQLite in log order, and — with
+    /// `fullText` — one writes the documents into that builder's own database file. Same rows, same watermark
+    /// and commit points as `catchUp` (open exchanges are written as in flight at each commit).
+    func bulkLoad(fullText: FullTextBuilder?, progress: ((Int, UInt64) -> Void)? = nil,
+                  whileFullTextFinishes: () throws -> Void = {}) throws -> CatchUpReport {
+        let chan = BulkChannel<BulkOp>(capacity: 16)
+        let docs = fullText?.channel
         let reader = self.reader, batch = batchRecords, stop = stopBefore
         DispatchQueue.global(qos: .userInitiated).async {
             var open: [UInt64: ExchangeRow] = [:]
             var ops: [BulkOp] = []
             ops.reserveCapacity(256)
+            var texts: [(Int64, [UInt8])] = []
+            texts.reserveCapacity(256)
             var n = 0
             var last: StoredRecord?
             let it = reader.records(from: 0)
@@ -280,7 +382,13 @@ extension IndexUpdater {
                 case .end(let e):
                     if var row = open.removeValue(forKey: e.exchangeID) {
                         row.apply(end: e, position: r.position)
-                        ops.append(.write(row, document: row.searchDocument))
+                        let doc = row.searchDocument
+                        if docs != nil {
+                            if !doc.isEmpty { texts.append((row.id, doc)) }
+                            ops.append(.write(row, document: nil))
+                        } else {
+                            ops.append(.write(row, document: doc))
+                        }
                     }
                 case .annotation(let a):
                     if var row = open.removeValue(forKey: a.exchangeID) {
@@ -301,9 +409,18 @@ extension IndexUpdater {
                     chan.put(ops)
                     ops = []
                 }
+                if texts.count >= 256, let docs {
+                    if docs.cancelled { break }
+                    docs.put(texts)
+                    texts = []
+                }
             }
             if let last, n % batch != 0 { ops.append(.boundary(open: Array(open.values), last: last, records: n)) }
             ops.append(.damage(it.damage.map(\.description)))
+            if let docs {
+                if !texts.isEmpty { docs.put(texts) }
+                docs.finish()
+            }
             chan.put(ops)
             chan.finish()
         }
@@ -313,21 +430,21 @@ extension IndexUpdater {
         do {
             try db.execute("BEGIN IMMEDIATE")
             let insertRow = try db.prepareUncached(ExchangeRow.insertSQL)
-            let insertText = try db.prepareUncached("INSERT INTO exchange_text (rowid, text) VALUES (?, ?)")
+            let insertText = try db.prepareUncached(IndexSchema.insertTextSQL)
             let deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?")
             while let ops = chan.take() {
                 for op in ops {
                     switch op {
                     case .write(let row, let doc):
-                        try insertRow.run(row.parameters())
-                        if !doc.isEmpty { try insertText.run([.integer(row.id), .text(doc)]) }
+                        try row.insert(with: insertRow)
+                        if let doc, !doc.isEmpty { try insertText.run(rowid: row.id, text: doc) }
                         report.exchanges += 1
                     case .annotate(let a):
                         try annotateStored(a)
                     case .tombstone(let ids):
                         for id in ids { try deleteRow.run([.integer(Int64(id))]) }
                     case .boundary(let openRows, let last, let records):
-                        for row in openRows { try insertRow.run(row.parameters()) }
+                        for row in openRows { try row.insert(with: insertRow) }
                         try IndexMeta.setWatermark(db, after: last)
                         try db.execute("COMMIT")
                         report.records = records
@@ -340,11 +457,18 @@ extension IndexUpdater {
                 }
             }
             try db.execute("COMMIT")
+            // The full-text thread is usually still busy here: the rows' own finishing work (secondary indexes)
+            // runs meanwhile, on this core.
+            try whileFullTextFinishes()
+            try fullText?.wait()
         } catch {
             failure = error
             try? db.execute("ROLLBACK")
             chan.cancel()
+            docs?.cancel()
             while chan.take() != nil {}
+            // The reader has finished both channels; the full-text thread skips what is left and exits.
+            try? fullText?.wait()
         }
         if let failure { throw failure }
         committed = report.watermark

@@ -313,4 +313,63 @@ public enum JSONBytes {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// Appends the decoded UTF-8 of the string value at `i` (which must start with a quote) to `out`: runs
+    /// without escapes are copied whole, escapes decoded (a lone surrogate becomes U+FFFD, as in `string`).
+    static func appendString(_ b: UnsafeBufferPointer<UInt8>, at i: Int, into out: inout [UInt8]) {
+        guard i < b.count, b[i] == UInt8(ascii: "\""), let base = b.baseAddress else { return }
+        var j = i + 1
+        while j < b.count {
+            var k = j
+            while k + 8 <= b.count {
+                let w = UInt64(littleEndian: UnsafeRawPointer(base + k).loadUnaligned(as: UInt64.self))
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                let q = w ^ 0x2222_2222_2222_2222, s = w ^ 0x5C5C_5C5C_5C5C_5C5C
+                if (((q &- ones) & ~q) | ((s &- ones) & ~s)) & highs != 0 { break }
+                k += 8
+            }
+            while k < b.count && b[k] != UInt8(ascii: "\"") && b[k] != UInt8(ascii: "\\") { k += 1 }
+            if k > j { out.append(contentsOf: UnsafeBufferPointer(start: base + j, count: k - j)) }
+            j = k
+            guard j < b.count, b[j] == UInt8(ascii: "\\") else { return }
+            j += 1
+            guard j < b.count else { return }
+            switch b[j] {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "u"):
+                var u: UInt32 = 0
+                for x in 1...4 { u = u << 4 | (j + x < b.count ? hexValue(b[j + x]) ?? 0 : 0) }
+                j += 4
+                if (0xD800..<0xDC00).contains(u), j + 6 < b.count, b[j + 1] == UInt8(ascii: "\\"),
+                   b[j + 2] == UInt8(ascii: "u") {
+                    var lo: UInt32 = 0
+                    for x in 3...6 { lo = lo << 4 | (hexValue(b[j + x]) ?? 0) }
+                    if (0xDC00..<0xE000).contains(lo) {
+                        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)
+                        j += 6
+                    }
+                }
+                appendUTF8(u, into: &out)
+            default: out.append(b[j])
+            }
+            j += 1
+        }
+    }
+
+    /// The UTF-8 of scalar `u` (U+FFFD for a surrogate or a value past U+10FFFF).
+    @inline(__always) static func appendUTF8(_ u: UInt32, into out: inout [UInt8]) {
+        let u = (0xD800...0xDFFF).contains(u) || u > 0x10FFFF ? 0xFFFD : u
+        if u < 0x80 { out.append(UInt8(u)) }
+        else if u < 0x800 { out.append(UInt8(0xC0 | u >> 6)); out.append(UInt8(0x80 | u & 0x3F)) }
+        else if u < 0x10000 {
+            out.append(UInt8(0xE0 | u >> 12)); out.append(UInt8(0x80 | (u >> 6) & 0x3F)); out.append(UInt8(0x80 | u & 0x3F))
+        } else {
+            out.append(UInt8(0xF0 | u >> 18)); out.append(UInt8(0x80 | (u >> 12) & 0x3F))
+            out.append(UInt8(0x80 | (u >> 6) & 0x3F)); out.append(UInt8(0x80 | u & 0x3F))
+        }
+    }
 }

@@ -3,117 +3,161 @@
 /// what was asked — or `prompt`/`input`) and what was answered
 /// (message content, reasoning and tool-call arguments of each choice, or `text`). Earlier turns are not indexed
 /// again: they were indexed with the exchange that added them, so a chat of n turns costs O(n), not O(n²).
-/// Each side is capped at `maxBytes` UTF-8 bytes (its start and end kept): FTS5 indexing costs ~70 ns per byte,
+/// Each side is capped at `maxBytes` UTF-8 bytes (its start and end kept): FTS5 indexing costs ~30 ns per byte,
 /// so this cap is what keeps a million-exchange rebuild within a minute (and the FTS table near 0.5 KB/exchange).
+///
+/// Works on bytes throughout (the indexer runs it for every exchange, in the proxy's tailer too): labels are
+/// compared as raw bytes, only the strings that end up in the text are decoded (straight into one UTF-8 buffer),
+/// and no `String` is made.
 public enum SearchText {
     public static let maxBytes = 640
 
     /// Prompt text of a request body (empty when the body is not JSON).
     public static func prompt(of body: [UInt8]) -> String {
-        body.withUnsafeBufferPointer { prompt(of: $0) }
-    }
-
-    static func prompt(of b: UnsafeBufferPointer<UInt8>) -> String {
-        var parts: [String] = []
-        var root = 0
-        JSONBytes.skipSpace(b, &root)
-        JSONBytes.forEachMember(b, objectAt: root) { label, value in
-            switch key(b, label) {
-            case "messages":
-                var turn: [String] = []
-                JSONBytes.forEachElement(b, arrayAt: value) { m in
-                    var role: String?, content: [String] = []
-                    JSONBytes.forEachMember(b, objectAt: m) { l, v in
-                        switch key(b, l) {
-                        case "role": role = JSONBytes.string(b, at: v)
-                        case "content": content = texts(b, v)
-                        default: break
-                        }
-                        return true
-                    }
-                    if role == "assistant" { turn.removeAll() } else if role != "system" { turn += content }
-                    return true
-                }
-                parts += turn
-            case "prompt", "input":
-                parts += texts(b, value)
-            default: break
-            }
-            return true
-        }
-        return cap(parts.joined(separator: "\n"))
+        String(decoding: body.withUnsafeBufferPointer { promptBytes(of: $0) }, as: UTF8.self)
     }
 
     /// Answer text of a response body (a completion; for streams the merged completion).
     public static func answer(of body: [UInt8]) -> String {
-        body.withUnsafeBufferPointer { answer(of: $0) }
+        String(decoding: body.withUnsafeBufferPointer { answerBytes(of: $0) }, as: UTF8.self)
     }
 
-    static func answer(of b: UnsafeBufferPointer<UInt8>) -> String {
-        var parts: [String] = []
+    /// The prompt as UTF-8 (capped; invalid UTF-8 in the body is passed through and repaired by the reader).
+    static func promptBytes(of b: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        var first = true
         var root = 0
         JSONBytes.skipSpace(b, &root)
-        guard let choices = JSONBytes.member(b, objectAt: root, key: "choices") else { return "" }
-        JSONBytes.forEachElement(b, arrayAt: choices) { choice in
-            JSONBytes.forEachMember(b, objectAt: choice) { l, v in
-                switch key(b, l) {
-                case "message", "delta":
-                    var reasoning: [String] = [], content: [String] = [], args: [String] = []
-                    JSONBytes.forEachMember(b, objectAt: v) { ml, mv in
-                        switch key(b, ml) {
-                        case "reasoning_content": reasoning = texts(b, mv)
-                        case "content": content = texts(b, mv)
-                        case "tool_calls":
-                            JSONBytes.forEachElement(b, arrayAt: mv) { call in
-                                if let f = JSONBytes.member(b, objectAt: call, key: "function"),
-                                   let a = JSONBytes.member(b, objectAt: f, key: "arguments") {
-                                    args += texts(b, a)
-                                }
-                                return true
-                            }
-                        default: break
+        JSONBytes.forEachMember(b, objectAt: root) { label, value in
+            if equals(b, label, "messages") {
+                // Content value starts of the non-system messages after the last assistant message; decoded only
+                // once the whole array is seen (the history before it is skipped, never decoded).
+                var turn: [Int] = []
+                JSONBytes.forEachElement(b, arrayAt: value) { m in
+                    var role: Range<Int>?, content: Int?
+                    JSONBytes.forEachMember(b, objectAt: m) { l, v in
+                        if equals(b, l, "role") {
+                            var e = v
+                            role = v < b.count && b[v] == UInt8(ascii: "\"") && JSONBytes.skipString(b, &e) ? (v + 1)..<(e - 1) : nil
+                        } else if equals(b, l, "content") {
+                            content = v
                         }
                         return true
                     }
-                    parts += reasoning + content + args
-                case "text":
-                    if let t = JSONBytes.string(b, at: v) { parts.append(t) }
-                default: break
+                    if let role, equals(b, role, "assistant") {
+                        turn.removeAll(keepingCapacity: true)
+                    } else if !(role.map { equals(b, $0, "system") } ?? false), let content {
+                        turn.append(content)
+                    }
+                    return true
+                }
+                for c in turn { appendTexts(b, c, into: &out, first: &first) }
+            } else if equals(b, label, "prompt") || equals(b, label, "input") {
+                appendTexts(b, value, into: &out, first: &first)
+            }
+            return true
+        }
+        cap(&out)
+        return out
+    }
+
+    static func answerBytes(of b: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        var first = true
+        var root = 0
+        JSONBytes.skipSpace(b, &root)
+        guard let choices = JSONBytes.member(b, objectAt: root, key: "choices") else { return [] }
+        JSONBytes.forEachElement(b, arrayAt: choices) { choice in
+            JSONBytes.forEachMember(b, objectAt: choice) { l, v in
+                if equals(b, l, "message") || equals(b, l, "delta") {
+                    // Reasoning, then content, then tool-call arguments, whatever order the members come in.
+                    var reasoning: Int?, content: Int?, calls: Int?
+                    JSONBytes.forEachMember(b, objectAt: v) { ml, mv in
+                        if equals(b, ml, "reasoning_content") { reasoning = mv }
+                        else if equals(b, ml, "content") { content = mv }
+                        else if equals(b, ml, "tool_calls") { calls = mv }
+                        return true
+                    }
+                    if let reasoning { appendTexts(b, reasoning, into: &out, first: &first) }
+                    if let content { appendTexts(b, content, into: &out, first: &first) }
+                    if let calls {
+                        JSONBytes.forEachElement(b, arrayAt: calls) { call in
+                            if let f = JSONBytes.member(b, objectAt: call, key: "function"),
+                               let a = JSONBytes.member(b, objectAt: f, key: "arguments") {
+                                appendTexts(b, a, into: &out, first: &first)
+                            }
+                            return true
+                        }
+                    }
+                } else if equals(b, l, "text") {
+                    if v < b.count, b[v] == UInt8(ascii: "\"") {
+                        if !first { out.append(0x0A) }
+                        first = false
+                        JSONBytes.appendString(b, at: v, into: &out)
+                    }
                 }
                 return true
             }
             return true
         }
-        return cap(parts.joined(separator: "\n"))
-    }
-
-    static func key(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> String {
-        r.count > 24 ? "" : String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self)
-    }
-
-    /// A string, or the `text` of each part of an array of content parts.
-    static func texts(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> [String] {
-        if let s = JSONBytes.string(b, at: i) { return [s] }
-        var out: [String] = []
-        JSONBytes.forEachElement(b, arrayAt: i) { part in
-            if let s = JSONBytes.string(b, at: part) {
-                out.append(s)
-            } else if let t = JSONBytes.member(b, objectAt: part, key: "text"), let s = JSONBytes.string(b, at: t) {
-                out.append(s)
-            }
-            return true
-        }
+        cap(&out)
         return out
     }
 
-    static func cap(_ s: String) -> String {
-        guard s.utf8.count > maxBytes else { return s }
+    /// Whether the raw bytes `b[r]` are `word` (labels as written, escapes not decoded).
+    @inline(__always) static func equals(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard r.count == n else { return false }
+        let w = word.utf8Start
+        for k in 0..<n where b[r.lowerBound + k] != w[k] { return false }
+        return true
+    }
+
+    /// Appends a string, or the `text` of each part of an array of content parts, each after a newline unless it
+    /// is the first part of the text.
+    static func appendTexts(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, into out: inout [UInt8], first: inout Bool) {
+        if i < b.count, b[i] == UInt8(ascii: "\"") {
+            if !first { out.append(0x0A) }
+            first = false
+            JSONBytes.appendString(b, at: i, into: &out)
+            return
+        }
+        JSONBytes.forEachElement(b, arrayAt: i) { part in
+            var s: Int? = part
+            if !(part < b.count && b[part] == UInt8(ascii: "\"")) {
+                s = JSONBytes.member(b, objectAt: part, key: "text").flatMap { t in
+                    t < b.count && b[t] == UInt8(ascii: "\"") ? t : nil
+                }
+            }
+            if let s {
+                if !first { out.append(0x0A) }
+                first = false
+                JSONBytes.appendString(b, at: s, into: &out)
+            }
+            return true
+        }
+    }
+
+    /// Keeps the first and last `maxBytes / 2` bytes (cut at character boundaries) with "\n…\n" between.
+    static func cap(_ u: inout [UInt8]) {
+        guard u.count > maxBytes else { return }
         let half = maxBytes / 2
-        let u = Array(s.utf8)
         var a = half, z = u.count - half
         while a > 0 && u[a] & 0xC0 == 0x80 { a -= 1 }
         while z < u.count && u[z] & 0xC0 == 0x80 { z += 1 }
-        return String(decoding: u[..<a], as: UTF8.self) + "\n…\n" + String(decoding: u[z...], as: UTF8.self)
+        var out: [UInt8] = []
+        out.reserveCapacity(a + 5 + u.count - z)
+        out.append(contentsOf: u[..<a])
+        out.append(contentsOf: [0x0A, 0xE2, 0x80, 0xA6, 0x0A])
+        out.append(contentsOf: u[z...])
+        u = out
+    }
+
+    /// String form of `cap` (kept for callers holding text).
+    static func cap(_ s: String) -> String {
+        var u = Array(s.utf8)
+        cap(&u)
+        return String(decoding: u, as: UTF8.self)
     }
 }
 
@@ -141,49 +185,98 @@ public enum CJKSegmenter {
         var s = s
         return s.withUTF8 { u -> (String, Bool) in
             var out: [UInt8] = []
-            out.reserveCapacity(u.count + u.count / 2)
-            var run: [Range<Int>] = []   // byte ranges of the CJK characters of the current run
-            var sawCJK = false
-            func flush(atEnd: Bool) {
-                guard !run.isEmpty else { return }
-                out.append(0x20)
-                if run.count == 1 {
-                    out.append(contentsOf: u[run[0]])
-                } else {
-                    for k in 0..<(run.count - 1) {
-                        out.append(contentsOf: u[run[k]])
-                        out.append(contentsOf: u[run[k + 1]])
-                        out.append(0x20)
-                    }
-                    if !(query && atEnd) { out.append(contentsOf: u[run[run.count - 1]]) }
-                }
-                out.append(0x20)
-                run.removeAll(keepingCapacity: true)
-            }
-            var i = 0
-            while i < u.count {
-                let c = u[i]
-                if c < 0x80 {
-                    flush(atEnd: false)
-                    out.append(c)
-                    i += 1
-                    continue
-                }
-                let len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1
-                let end = min(i + len, u.count)
-                var scalar = UInt32(c) & (len == 4 ? 0x07 : len == 3 ? 0x0F : 0x1F)
-                for k in (i + 1)..<end { scalar = scalar << 6 | UInt32(u[k] & 0x3F) }
-                if len >= 3 && isCJK(scalar) {
-                    run.append(i..<end)
-                    sawCJK = true
-                } else {
-                    flush(atEnd: false)
-                    out.append(contentsOf: u[i..<end])
-                }
-                i = end
-            }
-            flush(atEnd: true)
-            return (String(decoding: out, as: UTF8.self), sawCJK)
+            let cjk = layout(u, query: query, into: &out)
+            return (String(decoding: out, as: UTF8.self), cjk)
         }
+    }
+
+    /// The document for `prompt` and `answer` (joined by a newline when both are there), as UTF-8.
+    static func document(prompt: [UInt8], answer: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(prompt.count + answer.count + (prompt.count + answer.count) / 2 + 1)
+        prompt.withUnsafeBufferPointer { _ = layout($0, query: false, into: &out) }
+        if !prompt.isEmpty && !answer.isEmpty { out.append(0x0A) }
+        answer.withUnsafeBufferPointer { _ = layout($0, query: false, into: &out) }
+        return out
+    }
+
+    /// Appends the layout of the UTF-8 bytes `u` to `out`; whether they held a CJK character. ASCII runs are
+    /// copied eight bytes at a time; a malformed UTF-8 sequence becomes U+FFFD (as `String(decoding:)` would).
+    @discardableResult
+    static func layout(_ u: UnsafeBufferPointer<UInt8>, query: Bool, into out: inout [UInt8]) -> Bool {
+        guard let base = u.baseAddress else { return false }
+        let n = u.count
+        var runStart = -1, runCount = 0   // byte offset and character count of the current CJK run
+        var runEnd = 0
+        var sawCJK = false
+        @inline(__always) func charLength(_ c: UInt8) -> Int { c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2 }
+        func flush(atEnd: Bool) {
+            guard runCount > 0 else { return }
+            out.append(0x20)
+            if runCount == 1 {
+                out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: runEnd - runStart))
+            } else {
+                var a = runStart
+                for _ in 0..<(runCount - 1) {
+                    let la = charLength(base[a]), lb = charLength(base[a + la])
+                    out.append(contentsOf: UnsafeBufferPointer(start: base + a, count: la + lb))
+                    out.append(0x20)
+                    a += la
+                }
+                if !(query && atEnd) {
+                    out.append(contentsOf: UnsafeBufferPointer(start: base + a, count: charLength(base[a])))
+                }
+            }
+            out.append(0x20)
+            runCount = 0
+        }
+        var i = 0
+        while i < n {
+            let c = base[i]
+            if c < 0x80 {
+                flush(atEnd: false)
+                var j = i + 1
+                while j + 8 <= n && UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { j += 8 }
+                while j < n && base[j] < 0x80 { j += 1 }
+                out.append(contentsOf: UnsafeBufferPointer(start: base + i, count: j - i))
+                i = j
+                continue
+            }
+            // A well-formed sequence (no overlongs, no surrogates, ≤ U+10FFFF), or U+FFFD for one byte.
+            var len = 0
+            var scalar: UInt32 = 0
+            if c >= 0xC2 && c <= 0xDF { len = 2; scalar = UInt32(c & 0x1F) }
+            else if c >= 0xE0 && c <= 0xEF { len = 3; scalar = UInt32(c & 0x0F) }
+            else if c >= 0xF0 && c <= 0xF4 { len = 4; scalar = UInt32(c & 0x07) }
+            if len > 0 && i + len <= n {
+                for k in 1..<len {
+                    let d = base[i + k]
+                    if d & 0xC0 != 0x80 { len = 0; break }
+                    scalar = scalar << 6 | UInt32(d & 0x3F)
+                }
+                if len == 3 && (scalar < 0x800 || (0xD800...0xDFFF).contains(scalar)) { len = 0 }
+                if len == 4 && (scalar < 0x10000 || scalar > 0x10FFFF) { len = 0 }
+            } else {
+                len = 0
+            }
+            if len == 0 {
+                flush(atEnd: false)
+                out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                i += 1
+                continue
+            }
+            if len >= 3 && isCJK(scalar) {
+                if runCount == 0 { runStart = i }
+                runCount += 1
+                runEnd = i + len
+                sawCJK = true
+            } else {
+                flush(atEnd: false)
+                out.append(contentsOf: UnsafeBufferPointer(start: base + i, count: len))
+            }
+            i += len
+        }
+        flush(atEnd: true)
+        return sawCJK
     }
 }

@@ -102,4 +102,24 @@ public final class SQLiteStatement {
     }
 
     public func reset() { sqlite3_reset(handle) }
+
+    /// Runs a two-parameter statement (`rowid`, UTF-8 `text`) without copying the text: it is bound
+    /// SQLITE_STATIC for the one step and unbound before the buffer goes away.
+    func run(rowid: Int64, text: [UInt8]) throws {
+        sqlite3_reset(handle)
+        sqlite3_bind_int64(handle, 1, rowid)
+        let rc = text.withUnsafeBufferPointer { p -> Int32 in
+            let r = p.baseAddress.map { base in
+                base.withMemoryRebound(to: CChar.self, capacity: p.count) {
+                    sqlite3_bind_text(handle, 2, $0, Int32(p.count), nil)
+                }
+            } ?? sqlite3_bind_text(handle, 2, "", 0, nil)
+            guard r == SQLITE_OK else { return r }
+            let step = sqlite3_step(handle)
+            sqlite3_reset(handle)
+            sqlite3_bind_null(handle, 2)
+            return step == SQLITE_DONE || step == SQLITE_ROW ? SQLITE_OK : step
+        }
+        guard rc == SQLITE_OK else { throw connection.error(rc, sql: sql) }
+    }
 }

@@ -91,11 +91,18 @@ public enum IndexSchema {
         return """
             CREATE TABLE exchanges (\(cols.joined(separator: ", ")));
             CREATE TABLE index_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-            CREATE VIRTUAL TABLE exchange_text USING fts5(text, content = '', columnsize = 0,
-                tokenize = 'unicode61 remove_diacritics 2');
+            \(fullTextTableSQL)
             \(secondaryIndexesSQL)
             """
     }
+
+    /// The full-text table (contentless: the text lives in the log). A rebuild builds one like it in a file of its
+    /// own and copies its shadow tables (`exchange_text_data`, `exchange_text_idx`) in.
+    static let fullTextTableSQL = """
+        CREATE VIRTUAL TABLE exchange_text USING fts5(text, content = '', columnsize = 0,
+            tokenize = 'unicode61 remove_diacritics 2');
+        """
+    static let insertTextSQL = "INSERT INTO exchange_text (rowid, text) VALUES (?, ?)"
 
     /// Secondary indexes, small on purpose: lookups by the last 8 characters of the ids (random hex: as selective
     /// as the whole id at a fifth of the size), status, and the few open exchanges. Dropped and re-created

@@ -1,0 +1,85 @@
+import Testing
+import PalaceLog
+@testable import PalaceIndex
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The three-thread rebuild (rows here, full text in a file of its own, adopted at the end) and its `rebuilding`
+/// marker, which keeps other connections' catch-ups away while it runs and makes an interrupted one rebuild again.
+@Suite struct RebuildTests {
+    @Test func fullTextAdoptedByARebuildTakesLaterRowsOnEveryConnection() async throws {
+        let f = try LogFixture()
+        for i in 0..<30 { try await f.chat(user: "before \(i) 月之暗面", answer: "old answer \(i)") }
+        let a = try f.index()
+        try a.rebuild()
+        #expect(access(a.indexPath + "-fulltext-rebuild", F_OK) != 0, "the build file is removed")
+        #expect(try RebuildMarker.state(a.db) == .none)
+        // The same connection (the tailer's path) and a second one add to the adopted segments.
+        for i in 0..<5 { try await f.chat(user: "after \(i) 暗面", answer: "new answer \(i)") }
+        #expect(try a.catchUp().exchanges == 5)
+        let b = try f.index()
+        for i in 0..<5 { try await f.chat(user: "later \(i)", answer: "newest answer \(i)") }
+        #expect(try b.catchUp().exchanges == 5)
+        try await f.closeWriter()
+        for idx in [a, b] {
+            #expect(try idx.ids(ListQuery(limit: 0, text: "before")).count == 30)
+            #expect(try idx.ids(ListQuery(limit: 0, text: "after")).count == 5)
+            #expect(try idx.ids(ListQuery(limit: 0, text: "newest")).count == 5)
+            #expect(try idx.ids(ListQuery(limit: 0, text: "暗面")).count == 35)
+            #expect(try idx.ids(ListQuery(limit: 0, text: "answer")).count == 40)
+        }
+        try a.db.execute("INSERT INTO exchange_text(exchange_text) VALUES('integrity-check')")
+        // A catch-up index of the same log finds exactly the same.
+        let c = try LogFixture.copyIndex(of: f)
+        try c.catchUp()
+        for q in ["before", "after 3", "月之", "暗面", "answer", "newest answer 4"] {
+            #expect(try a.ids(ListQuery(limit: 0, text: q)) == c.ids(ListQuery(limit: 0, text: q)), "\(q)")
+        }
+    }
+
+    @Test func catchUpsLeaveARunningRebuildAloneAndRedoAnInterruptedOne() async throws {
+        let f = try LogFixture()
+        for i in 0..<10 { try await f.chat(user: "question \(i)") }
+        try await f.closeWriter()
+        let a = try f.index()
+        try a.catchUp()
+        // A live rebuilder (this process) holds the marker: catch-ups answer from what is there, write nothing.
+        try a.db.execute("DELETE FROM exchanges; DELETE FROM index_meta")
+        try IndexMeta.set(a.db, RebuildMarker.key, .text("\(getpid()) 42"))
+        let notices = NoticeBox()
+        let b = try f.index(notices: notices)
+        let r = try b.catchUp()
+        #expect(r.exchanges == 0 && r.records == 0)
+        #expect(try b.list(ListQuery(limit: 0)).isEmpty)
+        #expect(throws: IndexError.self) { try b.rebuild() }
+        // Its process is gone: the next catch-up rebuilds, with a notice.
+        try IndexMeta.set(a.db, RebuildMarker.key, .text("\(Int32.max) 42"))
+        #expect(try b.catchUp().exchanges == 10)
+        #expect(notices.all.contains { $0.contains("interrupted") })
+        #expect(try b.list(ListQuery(limit: 0)).count == 10 && b.ids(ListQuery(limit: 0, text: "question")).count == 10)
+        #expect(try RebuildMarker.state(b.db) == .none)
+        // A failed rebuild leaves "0 <why>": rebuilt the same way.
+        try IndexMeta.set(a.db, RebuildMarker.key, .text("0 the rebuild failed: disk full"))
+        #expect(try RebuildMarker.state(b.db) == .interrupted("the rebuild failed: disk full"))
+        #expect(try a.catchUp().exchanges == 10)
+        #expect(try a.verify().isClean)
+    }
+
+    @Test func searchTextDecodesOnlyTheNewTurnAndLaysOutBytes() {
+        let body = #"{"model":"m","messages":[{"role":"system","content":"sys"},{"role":"user","content":"old q"},"#
+            + #"{"role":"assistant","content":"old a"},{"content":[{"type":"text","text":"part \"one\""},"two"],"role":"user"},"#
+            + #"{"role":"tool","content":"caf\u00e9 \ud83c\udf19 \ud800"}]}"#
+        #expect(SearchText.prompt(of: Array(body.utf8)) == "part \"one\"\ntwo\ncafé 🌙 \u{FFFD}")
+        let answer = #"{"choices":[{"index":0,"message":{"content":"c","reasoning_content":"r","tool_calls":[{"function":{"arguments":"{\"x\":1}"}}]}},{"text":"t"}]}"#
+        #expect(SearchText.answer(of: Array(answer.utf8)) == "r\nc\n{\"x\":1}\nt")
+        let long = String(repeating: "a", count: 400) + String(repeating: "月", count: 200)
+        let capped = SearchText.prompt(of: Array(#"{"prompt":"\#(long)"}"#.utf8))
+        #expect(capped.hasPrefix(String(repeating: "a", count: 320) + "\n…\n") && capped.hasSuffix("月月") && capped.utf8.count <= 645)
+        #expect(CJKSegmenter.document("月之暗面 ok") == " 月之 之暗 暗面 面  ok")
+        #expect(CJKSegmenter.query("找月之") == " 找月 月之  ")
+        #expect(CJKSegmenter.document("月") == " 月 ")
+        let doc = CJKSegmenter.document(prompt: [0x61, 0xFF, 0xE6, 0x9C], answer: Array("是的".utf8))
+        #expect(String(decoding: doc, as: UTF8.self) == "a\u{FFFD}\u{FFFD}\u{FFFD}\n 是的 的 ")
+    }
+}
