@@ -9,6 +9,9 @@
 #      off-sse   / on-sse     stream clients through OFF vs ON
 #    For each, wall-clock requests/s and the CPU time per request of the proxy and of the mock (utime+stime from
 #    /proc/PID/stat; load-independent, unlike wall-clock figures on a shared 2-core machine).
+#    A proxy also burns CPU when idle (the index tailer's polling): that cost is per second, not per request, so it
+#    weighs more on a workload served at fewer requests/s. Each proxy's idle CPU rate is measured (IDLE seconds
+#    without traffic, before and after the rounds) and the "net" figures below take it out of every run.
 #    Reported:
 #      (a) stream clients, ON vs OFF: what the features cost per se (repeat watch on every chunk, decoded relay).
 #      (b) non-stream clients, ON vs OFF, literally: includes the upstream streaming 50 chunks instead of one JSON.
@@ -71,20 +74,36 @@ EOF2
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }   # utime + stime (clock ticks)
 TCK=$(getconf CLK_TCK)
-run() { # name script port proxy-pid(or -) → appends "rps proxy-us mock-us" to $WORK/<name>
-  local pb=0 pa=0 mb ma n
+now_ms() { date +%s%3N; }
+IDLE=${IDLE:-3}
+declare -A IDLE_TICKS=()   # proxy pid → idle ticks per second × 1000
+measure_idle() { # pids… → adds to IDLE_TICKS (averaged over the calls)
+  local -A before=()
+  local p t0 t1
+  for p in "$@"; do before[$p]=$(cpu_ticks "$p"); done
+  t0=$(now_ms); sleep "$IDLE"; t1=$(now_ms)
+  for p in "$@"; do
+    IDLE_TICKS[$p]=$(( ${IDLE_TICKS[$p]:-0} + ($(cpu_ticks "$p") - ${before[$p]}) * 1000000 / (t1 - t0) ))
+  done
+}
+run() { # name script port proxy-pid(or -) → appends "rps proxy-us mock-us elapsed-ms proxy-pid" to $WORK/<name>
+  local pb=0 pa=0 mb ma n t0 t1
   [ "$4" != "-" ] && pb=$(cpu_ticks "$4")
   mb=$(cpu_ticks "$MOCK_PID")
+  t0=$(now_ms)
   wrk -t2 -c"$CONNS" -d"$DURATION"s -s "$2" "http://127.0.0.1:$3/v1/chat/completions" >"$WORK/wrk.out" 2>&1
+  t1=$(now_ms)
   ma=$(cpu_ticks "$MOCK_PID")
   [ "$4" != "-" ] && pa=$(cpu_ticks "$4")
   if grep -q "Non-2xx" "$WORK/wrk.out"; then echo "WARNING: $1: $(grep Non-2xx "$WORK/wrk.out")" >&2; fi
   n=$(awk '/requests in/{print $1}' "$WORK/wrk.out"); n=$(( n > 0 ? n : 1 ))
-  echo "$(awk '/Requests\/sec/{print $2}' "$WORK/wrk.out") $(( (pa - pb) * 1000000 / TCK / n )) $(( (ma - mb) * 1000000 / TCK / n ))" >>"$WORK/$1"
+  echo "$(awk '/Requests\/sec/{print $2}' "$WORK/wrk.out") $(( (pa - pb) * 1000000 / TCK / n )) $(( (ma - mb) * 1000000 / TCK / n )) $(( t1 - t0 )) $n $([ "$4" = "-" ] && echo -1 || echo "$4")" >>"$WORK/$1"
 }
 
 run warm "$WORK/json.lua" "$OFF_PORT" "$OFF_PID"; run warm "$WORK/json.lua" "$ON_PORT" "$ON_PID"
 run warm "$WORK/sse.lua" "$OFF_PORT" "$OFF_PID"; run warm "$WORK/sse.lua" "$ON_PORT" "$ON_PID"
+PROXIES=("$OFF_PID" "$ON_PID"); [ -n "${COMPARE_BIN:-}" ] && PROXIES+=("$B_OFF_PID" "$B_ON_PID")
+sleep 1; measure_idle "${PROXIES[@]}"
 for r in $(seq 1 "$ROUNDS"); do
   echo "   round $r/$ROUNDS"
   run mock-json "$WORK/json.lua" "$MOCK_PORT" -;   run mock-sse "$WORK/sse.lua" "$MOCK_PORT" -
@@ -95,14 +114,21 @@ for r in $(seq 1 "$ROUNDS"); do
     run b-off-sse "$WORK/sse.lua" "$B_OFF_PORT" "$B_OFF_PID";   run b-on-sse "$WORK/sse.lua" "$B_ON_PORT" "$B_ON_PID"
   fi
 done
+sleep 1; measure_idle "${PROXIES[@]}"
+for p in "${PROXIES[@]}"; do echo "$p $(( ${IDLE_TICKS[$p]} / 2 ))"; done >"$WORK/idle"
 
 python3 - "$WORK" "$MERGE" "$TAP" "$REPEAT" <<'PY'
 import statistics, sys, os
 work = sys.argv[1]
+tck = os.sysconf("SC_CLK_TCK")
+idle = {int(l.split()[0]): int(l.split()[1]) / 1000 for l in open(os.path.join(work, "idle")) if l.strip()}  # ticks/s
 def load(name):
     rows = [list(map(float, l.split())) for l in open(os.path.join(work, name)) if l.strip()]
     med = lambda i: statistics.median(r[i] for r in rows)
-    return {"rps": med(0), "proxy": med(1), "mock": med(2), "runs": [r[0] for r in rows]}
+    # Net: the run's proxy CPU minus what the proxy burns idle over the run's duration, per request.
+    net = [max(0.0, r[1] - idle.get(int(r[5]), 0) * r[3] / 1000 / tck * 1e6 / r[4]) if len(r) > 5 and r[5] >= 0 else r[1]
+           for r in rows]
+    return {"rps": med(0), "proxy": med(1), "mock": med(2), "net": statistics.median(net), "runs": [r[0] for r in rows]}
 m = {k: load(k) for k in ["mock-json", "mock-sse", "off-json", "on-json", "off-sse", "on-sse"]}
 print("== medians (req/s; CPU us per request of the proxy and of the mock)")
 for k, v in m.items():
@@ -133,16 +159,29 @@ print(f"   CPU model (proxy + mock us/request): OFF {cpu_off:.0f}, ON {cpu_on_li
       f"({(1 - cpu_off / cpu_on_lit) * 100:5.1f} %), ON with the mock's JSON cost {cpu_on_fact:.0f} "
       f"({(1 - cpu_off / cpu_on_fact) * 100:5.1f} %)   budget <= 20 %: {verdict(min(wall_c, (1 - cpu_off / cpu_on_fact) * 100))}")
 line("(d) forced JSON (ON, non-stream client) vs the same upstream stream relayed (OFF, stream client)", "off-sse", "on-json")
+print("== net of the proxies' idle CPU (" + ", ".join(f"{v * 1e6 / tck / 1e3:.0f} ms/s" for v in idle.values())
+      + " idle; per second, not per request)")
+for title, off, on in [("(a) stream ON vs OFF", "off-sse", "on-sse"), ("(b) non-stream ON vs OFF", "off-json", "on-json"),
+                       ("(d) forced vs relayed", "off-sse", "on-json")]:
+    print(f"   {title}: proxy CPU {m[off]['net']:.0f} -> {m[on]['net']:.0f} us/request net "
+          f"({(1 - m[off]['net'] / m[on]['net']) * 100:5.1f} %)")
+net_off = m["off-json"]["net"] + m["off-json"]["mock"]
+net_on = m["on-json"]["net"] + m["off-json"]["mock"]
+print(f"   (c) CPU model net (proxy net + mock's JSON cost): OFF {net_off:.0f}, ON {net_on:.0f} "
+      f"({(1 - net_off / net_on) * 100:5.1f} %)   budget <= 20 %: {verdict((1 - net_off / net_on) * 100)}")
 print(f"== per-chunk: merge {sys.argv[2]} ns/chunk, tap {sys.argv[3]} ns/chunk, repeat detector {sys.argv[4]} ns/token")
 if os.path.exists(os.path.join(work, "b-on-json")):
     b = {k: load("b-" + k) for k in ["off-json", "on-json", "off-sse", "on-sse"]}
     print("== A/B in the same rounds: this build vs COMPARE_BIN (req/s; proxy CPU us per request)")
     for k, v in b.items():
-        print(f"   {k:9s} {m[k]['rps']:7.0f} vs {v['rps']:7.0f} req/s   proxy {m[k]['proxy']:5.0f} vs {v['proxy']:5.0f} us")
+        print(f"   {k:9s} {m[k]['rps']:7.0f} vs {v['rps']:7.0f} req/s   proxy {m[k]['proxy']:5.0f} vs {v['proxy']:5.0f} us"
+              f"   net {m[k]['net']:5.0f} vs {v['net']:5.0f} us")
     for title, off, on in [("(a) stream ON vs OFF", "off-sse", "on-sse"), ("(b) non-stream ON vs OFF", "off-json", "on-json"),
                            ("(d) forced vs relayed", "off-sse", "on-json")]:
         ours = (1 - m[off]["proxy"] / m[on]["proxy"]) * 100
         theirs = (1 - b[off]["proxy"] / b[on]["proxy"]) * 100
-        print(f"   {title}: proxy-CPU cost {ours:5.1f} % vs {theirs:5.1f} %; wall {(1 - m[on]['rps'] / m[off]['rps']) * 100:5.1f} % vs "
+        ours_net = (1 - m[off]["net"] / m[on]["net"]) * 100
+        theirs_net = (1 - b[off]["net"] / b[on]["net"]) * 100
+        print(f"   {title}: proxy-CPU cost {ours:5.1f} % vs {theirs:5.1f} % (net {ours_net:5.1f} % vs {theirs_net:5.1f} %); wall {(1 - m[on]['rps'] / m[off]['rps']) * 100:5.1f} % vs "
               f"{(1 - b[on]['rps'] / b[off]['rps']) * 100:5.1f} %")
 PY

@@ -33,9 +33,9 @@ struct RepeatDetector: Sendable {
     /// All tables in one buffer (one move-out per fed piece): the last `gram` scalars (+1), the window's grams
     /// (`gramsCapacity` of them), then the count table as (key, count) pairs side by side (`slotCount` pairs), so a
     /// probe touches one cache line, not two. Both grow (doubling, rehashing) up to `window` and `tableSize`.
-    private var tables = [UInt64](repeating: 0, count: Self.gram + 64 + 2 * 128)
-    private var gramsCapacity = 64
-    private var slotCount = 128
+    private var tables = [UInt64](repeating: 0, count: Self.gram + 256 + 2 * 512)
+    private var gramsCapacity = 256
+    private var slotCount = 512
 
     init(threshold: Double, minLength: Int) {
         self.threshold = threshold

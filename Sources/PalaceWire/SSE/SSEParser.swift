@@ -175,6 +175,15 @@ public struct SSEParser: Sendable {
 
     private mutating func processField(_ line: UnsafeBufferPointer<UInt8>) {
         if line[0] == UInt8(ascii: ":") { return }   // comment
+        // The usual line, `data: …`, without the general field split.
+        if line.count >= 5, line[0] == UInt8(ascii: "d"), line[1] == UInt8(ascii: "a"), line[2] == UInt8(ascii: "t"),
+           line[3] == UInt8(ascii: "a"), line[4] == UInt8(ascii: ":") {
+            let valueStart = line.count > 5 && line[5] == UInt8(ascii: " ") ? 6 : 5
+            if dataLines > 0 { data.append(0x0A) }
+            data.append(contentsOf: UnsafeBufferPointer(rebasing: line[valueStart...]))
+            dataLines += 1
+            return
+        }
         var nameEnd = 0
         while nameEnd < line.count, line[nameEnd] != UInt8(ascii: ":") { nameEnd += 1 }
         var valueStart = min(nameEnd + 1, line.count)
