@@ -1,20 +1,27 @@
 #include "CCurlShim.h"
 
-CURLcode ccurl_easy_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
-CURLcode ccurl_easy_setopt_off_t(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
-CURLcode ccurl_easy_setopt_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
-CURLcode ccurl_easy_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
-CURLcode ccurl_easy_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
-CURLcode ccurl_easy_setopt_data_callback(CURL *h, CURLoption o, ccurl_data_callback v) { return curl_easy_setopt(h, o, v); }
-CURLcode ccurl_easy_setopt_xferinfo_callback(CURL *h, ccurl_xferinfo_callback v) { return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, v); }
+// The calls go through the dlopen'ed library's variadic functions (loader.c).
+CURLcode ccurl_call_easy_setopt_long(CURL *h, CURLoption o, long v);
+CURLcode ccurl_call_easy_setopt_off_t(CURL *h, CURLoption o, curl_off_t v);
+CURLcode ccurl_call_easy_setopt_ptr(CURL *h, CURLoption o, const void *v);
+CURLcode ccurl_call_easy_getinfo_ptr(CURL *h, CURLINFO i, void *v);
+CURLMcode ccurl_call_multi_setopt_long(CURLM *m, CURLMoption o, long v);
 
-CURLcode ccurl_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
-CURLcode ccurl_easy_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
-CURLcode ccurl_easy_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
-CURLcode ccurl_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
-CURLcode ccurl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
+CURLcode ccurl_easy_setopt_long(CURL *h, CURLoption o, long v) { return ccurl_call_easy_setopt_long(h, o, v); }
+CURLcode ccurl_easy_setopt_off_t(CURL *h, CURLoption o, curl_off_t v) { return ccurl_call_easy_setopt_off_t(h, o, v); }
+CURLcode ccurl_easy_setopt_string(CURL *h, CURLoption o, const char *v) { return ccurl_call_easy_setopt_ptr(h, o, v); }
+CURLcode ccurl_easy_setopt_pointer(CURL *h, CURLoption o, void *v) { return ccurl_call_easy_setopt_ptr(h, o, v); }
+CURLcode ccurl_easy_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return ccurl_call_easy_setopt_ptr(h, o, v); }
+CURLcode ccurl_easy_setopt_data_callback(CURL *h, CURLoption o, ccurl_data_callback v) { return ccurl_call_easy_setopt_ptr(h, o, (const void *)v); }
+CURLcode ccurl_easy_setopt_xferinfo_callback(CURL *h, ccurl_xferinfo_callback v) { return ccurl_call_easy_setopt_ptr(h, CURLOPT_XFERINFOFUNCTION, (const void *)v); }
 
-CURLMcode ccurl_multi_setopt_long(CURLM *h, CURLMoption o, long v) { return curl_multi_setopt(h, o, v); }
+CURLcode ccurl_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return ccurl_call_easy_getinfo_ptr(h, i, v); }
+CURLcode ccurl_easy_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *v) { return ccurl_call_easy_getinfo_ptr(h, i, v); }
+CURLcode ccurl_easy_getinfo_double(CURL *h, CURLINFO i, double *v) { return ccurl_call_easy_getinfo_ptr(h, i, v); }
+CURLcode ccurl_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return ccurl_call_easy_getinfo_ptr(h, i, v); }
+CURLcode ccurl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return ccurl_call_easy_getinfo_ptr(h, i, v); }
+
+CURLMcode ccurl_multi_setopt_long(CURLM *h, CURLMoption o, long v) { return ccurl_call_multi_setopt_long(h, o, v); }
 
 CURL *ccurl_msg_done(CURLMsg *msg, CURLcode *result) {
     if (msg->msg != CURLMSG_DONE) return NULL;

@@ -4,8 +4,15 @@
 // which Swift cannot call directly. One wrapper per argument type. Plus the few curl macros and unions that
 // do not import, and a streaming gunzip (zlib, which libcurl already depends on) for the capture copy of
 // gzip bodies that are passed through to the client compressed.
+//
+// libcurl itself is not linked: loader.c dlopen()s libcurl.so.4 on first use and defines the curl functions
+// moonpalace calls as forwarders, so commands that never talk upstream (mock, list, inspect, web) never map it.
 #include <curl/curl.h>
 #include <stddef.h>
+
+/// Loads libcurl (once; thread-safe). NULL when it is usable, otherwise a message saying what is missing and how
+/// to install it. Call before any other curl function; those abort with this message if the library is missing.
+const char *ccurl_load(void);
 
 typedef size_t (*ccurl_data_callback)(char *ptr, size_t size, size_t nmemb, void *userdata);
 typedef int (*ccurl_xferinfo_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);

@@ -24,7 +24,9 @@ struct ChatPlan: Sendable {
         if let tools = request.toolsJSON { hash.mix(tools.serialized()) }
         var fullHash = hash
         if partial, let last = request.messages.last { fullHash.mix(last.serialized()) }
-        let thinking = request.model.lowercased().contains("thinking")
+        // On the UTF-8 view: the standard library's search. `String.contains(String)` would be Foundation's, which
+        // goes through NSString/CFString and maps CoreFoundation's Unicode tables for a plain substring test.
+        let thinking = request.model.lowercased().utf8.contains("thinking".utf8)
         choices = (0..<request.n).map { index in
             var choiceHash = hash
             choiceHash.mix(UInt64(index))

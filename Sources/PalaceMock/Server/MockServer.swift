@@ -1,7 +1,16 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
+import ServiceLifecycle
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A Moonshot-compatible API server for tests, benchmarks and offline use.
 ///
@@ -20,12 +29,11 @@ public struct MockServer: Sendable {
     /// `onStarted` receives the actual port once the socket listens (useful with port 0).
     public func run(handleSignals: Bool = true, onStarted: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         try options.validate()
-        let app = makeApplication(onStarted: onStarted)
-        if handleSignals {
-            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
-        } else {
-            try await app.runService(gracefulShutdownSignals: [])
-        }
+        let service = makeService(onStarted: onStarted)
+        let group = ServiceGroup(configuration: .init(
+            services: [service], gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: service.logger))
+        try await group.run()
     }
 
     /// Makes Hummingbird's event loops run every Swift task of this process (NIO's global-executor take-over), so a
@@ -37,18 +45,15 @@ public struct MockServer: Sendable {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
-    /// The Hummingbird application, for embedding in another service group or for `HummingbirdTesting`.
-    public func makeApplication(
-        onStarted: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    /// The HTTP service (a ServiceLifecycle `Service`), for embedding in another service group.
+    func makeService(onStarted: @escaping @Sendable (Int) async -> Void = { _ in }) -> MockHTTPService {
         var logger = Logger(label: "moonpalace.mock")
         logger.logLevel = .warning
-        return Application(
-            router: makeRouter(),
-            configuration: ApplicationConfiguration(
-                address: .hostname(options.host, port: options.port), serverName: nil, backlog: 1024),
-            onServerRunning: { channel in await onStarted(channel.localAddress?.port ?? options.port) },
-            logger: logger)
+        return MockHTTPService(
+            responder: makeRouter().buildResponder(),
+            configuration: ServerConfiguration(address: .hostname(options.host, port: options.port), backlog: 1024),
+            logger: logger,
+            onStarted: { channel in await onStarted(channel.localAddress?.port ?? options.port) })
     }
 
     func makeRouter() -> Router<BasicRequestContext> {
@@ -90,5 +95,86 @@ final class MockState: Sendable {
     init(options: MockOptions) {
         self.options = options
         caches = CacheStore(readyDelayMs: options.cacheReadyDelayMs)
+    }
+}
+
+/// Serves the router over HTTP/1.1 the way Hummingbird's `Application.run()` does, without its `Date`-header cache:
+/// that cache formats with Foundation's `Calendar`, whose creation resolves the current time zone through ICU and
+/// maps ~2.7 MiB of ICU code and data into a process whose RSS budget is 30 MiB (issue 3). `HTTPDate` writes the
+/// same header (RFC 9110 IMF-fixdate) from `clock_gettime`, reformatted at most once a second.
+struct MockHTTPService: Service {
+    let responder: RouterResponder<BasicRequestContext>
+    let configuration: ServerConfiguration
+    let logger: Logger
+    let onStarted: @Sendable (any Channel) async -> Void
+
+    func run() async throws {
+        let responder = responder, logger = logger
+        let server = try HTTPServerBuilder.http1().buildServer(
+            configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
+        ) { (request, responseWriter: consuming ResponseWriter, channel) in
+            let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+            var response: Response
+            do {
+                response = try await responder.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error   // the channel handler answers 400 and closes the connection
+            } catch {
+                logger.debug("unhandled error", metadata: ["error": "\(error)"])
+                response = Response(status: .internalServerError, body: .init())
+            }
+            response.headers[.date] = HTTPDate.now
+            do {
+                try await responseWriter.write(response: response.head, body: response.body)
+            } catch is HTTPParserError {
+                // Not rethrown as such: the channel handler would then write a second response.
+                throw ParseErrorWhileWritingResponse()
+            }
+        } onServerRunning: { channel in
+            await onStarted(channel)
+        }
+        try await server.run()
+    }
+}
+
+struct ParseErrorWhileWritingResponse: Error {}
+
+/// The `Date` response header: RFC 9110 §5.6.7 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), always GMT, English
+/// names, computed from the Unix time with civil-from-days arithmetic (no Foundation, no ICU). One formatted value is
+/// shared by every connection and replaced when the second changes.
+enum HTTPDate {
+    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
+
+    static var now: String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let second = Int(ts.tv_sec)
+        if let text = cache.withLock({ $0.second == second ? $0.text : nil }) { return text }
+        let text = format(unixTime: second)
+        cache.withLock { if second > $0.second { $0 = (second, text) } }
+        return text
+    }
+
+    static func format(unixTime t: Int) -> String {
+        let days = t >= 0 ? t / 86400 : (t - 86399) / 86400
+        let secs = t - days * 86400
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let weekday = ((days % 7) + 11) % 7   // 1970-01-01 was a Thursday (index 4, Sunday = 0)
+        let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        var year4 = "\(year)"
+        while year4.utf8.count < 4 { year4 = "0" + year4 }
+        return "\(weekdays[weekday]), \(two(day)) \(months[month - 1]) \(year4) "
+            + "\(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60)) GMT"
     }
 }

@@ -23,6 +23,8 @@ public final class CurlLoop: Sendable {
 
     /// Creates the multi handle and starts the loop thread.
     public init() throws(UpstreamFailure) {
+        // libcurl is loaded on first use (CCurlShim/loader.c): a missing library fails here, with how to install it.
+        if let problem = ccurl_load() { throw UpstreamFailure(step: .connect, message: String(cString: problem)) }
         curl_global_init(Int(CURL_GLOBAL_ALL))
         guard let multi = curl_multi_init() else {
             throw UpstreamFailure(step: .connect, message: "curl_multi_init failed")

@@ -84,10 +84,15 @@ struct MockCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        let host = host.contains(":") ? "[\(host)]" : host
+        let host = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host   // not Foundation's contains (CFString)
+        // Twice: the pages of loading and argument parsing go now, so the start-up peak (VmHWM) is not their sum
+        // with the server's start; those of the server's start go once it listens.
+        StartupPages.release()
         MockServer.adoptEventLoopsAsGlobalExecutor()
         do {
             try await MockServer(options: options).run { port in
+                // Listening: what start-up alone needed (code and linker tables) is given back.
+                StartupPages.release()
                 print("http://\(host):\(port)/v1")
                 fflush(nil)   // stdout may be a pipe: the URL must reach the reader now
             }
