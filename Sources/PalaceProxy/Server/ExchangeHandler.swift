@@ -18,7 +18,7 @@ struct ExchangeHandler: Sendable {
 
     let context: ProxyContext
 
-    func handle(_ request: Request, client: ClientConnection? = nil) async -> Response {
+    func handle(_ request: Request, client: ClientConnection? = nil, executor: (any TaskExecutor)? = nil) async -> Response {
         let method = request.method.rawValue
         let target = request.head.path ?? "/"
         if target == "/" && (method == "GET" || method == "HEAD") {
@@ -119,12 +119,12 @@ struct ExchangeHandler: Sendable {
             }
         }
         exchange.received(head: head, at: transfer.headAtNanos)
-        return await relay(head: head, transfer: transfer, exchange: exchange, watch: watch)
+        return await relay(head: head, transfer: transfer, exchange: exchange, watch: watch, executor: executor)
     }
 
     /// (5)–(7): relays the body, buffered or streamed.
     private func relay(head: UpstreamHead, transfer: UpstreamTransfer, exchange: ExchangeState,
-                       watch: DisconnectWatch) async -> Response {
+                       watch: DisconnectWatch, executor: (any TaskExecutor)?) async -> Response {
         let status = HTTPResponse.Status(code: head.status, reasonPhrase: head.reason)
         let noBody = exchange.method == "HEAD" || head.status == 204 || head.status == 304
         let declared = exchange.curlDecoded ? nil : head.header("content-length").flatMap { Int($0) }
@@ -166,52 +166,57 @@ struct ExchangeHandler: Sendable {
             Task { _ = await exchange.fail(failure) }
         }
         let body = ResponseBody(contentLength: watched ? nil : declared) { writer in
-            unrun.ran()
-            defer { watch.stop() }
-            var sent = 0
-            var held: ByteBuffer?
-            while true {
-                switch await transfer.nextBody() {
-                case .bytes(let b) where watched:
-                    // --detect-repeat: observe first, forward only up to the end of a tripping event.
-                    let part = await exchange.observeCutting(b)
-                    do { if part.readableBytes > 0 { try await writer.write(part) } } catch {
-                        let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
-                        transfer.cancel(failure)
-                        _ = await exchange.fail(failure)
-                        throw error
-                    }
-                    guard exchange.repeatTripped else { continue }
-                    let tail = await exchange.repeatTail()
-                    await exchange.finish()
-                    transfer.cancel(UpstreamFailure(step: .readResponseBody, message: "stream cut by the repeat detector"))
-                    try await writer.write(tail)
-                    try await writer.finish(nil)
-                    return
-                case .bytes(let b):
-                    if let declared, sent + b.readableBytes >= declared {
-                        // The completing bytes wait for the end record (invariant 6).
+            // The body is written by the server's connection task, outside the handler's executor preference: put it
+            // back on the connection's event loop, so each piece that the curl thread hands over is written there
+            // without another hop.
+            try await withTaskExecutorPreference(executor) {
+                unrun.ran()
+                defer { watch.stop() }
+                var sent = 0
+                var held: ByteBuffer?
+                while true {
+                    switch await transfer.nextBody() {
+                    case .bytes(let b) where watched:
+                        // --detect-repeat: observe first, forward only up to the end of a tripping event.
+                        let part = await exchange.observeCutting(b)
+                        do { if part.readableBytes > 0 { try await writer.write(part) } } catch {
+                            let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
+                            transfer.cancel(failure)
+                            _ = await exchange.fail(failure)
+                            throw error
+                        }
+                        guard exchange.repeatTripped else { continue }
+                        let tail = await exchange.repeatTail()
+                        await exchange.finish()
+                        transfer.cancel(UpstreamFailure(step: .readResponseBody, message: "stream cut by the repeat detector"))
+                        try await writer.write(tail)
+                        try await writer.finish(nil)
+                        return
+                    case .bytes(let b):
+                        if let declared, sent + b.readableBytes >= declared {
+                            // The completing bytes wait for the end record (invariant 6).
+                            await exchange.observe(b)
+                            held = b
+                            continue
+                        }
+                        do { try await writer.write(b) } catch {
+                            let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
+                            transfer.cancel(failure)
+                            _ = await exchange.fail(failure)
+                            throw error
+                        }
+                        sent += b.readableBytes
                         await exchange.observe(b)
-                        held = b
-                        continue
-                    }
-                    do { try await writer.write(b) } catch {
-                        let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
-                        transfer.cancel(failure)
+                    case .end:
+                        await exchange.finish()
+                        if let held { try await writer.write(held) }
+                        try await writer.finish(nil)
+                        return
+                    case .failed(let failure):
                         _ = await exchange.fail(failure)
-                        throw error
+                        if isSSE { try? await writer.write(ProxyErrorResponse.sseEvent(failure)) }
+                        throw failure
                     }
-                    sent += b.readableBytes
-                    await exchange.observe(b)
-                case .end:
-                    await exchange.finish()
-                    if let held { try await writer.write(held) }
-                    try await writer.finish(nil)
-                    return
-                case .failed(let failure):
-                    _ = await exchange.fail(failure)
-                    if isSSE { try? await writer.write(ProxyErrorResponse.sseEvent(failure)) }
-                    throw failure
                 }
             }
         }

@@ -91,6 +91,7 @@ struct StartCommand: AsyncParsableCommand {
         // keeping its freed memory: the proxy's busy threads (event loops, curl, log writer, index tailer) share two.
         _ = glibcMallopt(-8, 2)   // M_ARENA_MAX
         #endif
+        ProxyServer.configureEventLoops(environment: ProcessInfo.processInfo.environment)
         let (dir, config) = try data.openWithConfig()
         if let hint = MoonPalaceImport.hint(dataDirectory: dir.path) { FileHandle.standardError.write(Data("moonpalace: \(hint)\n".utf8)) }
         let env = ProcessInfo.processInfo.environment
