@@ -88,6 +88,10 @@ import PalaceWire
         for _ in 0..<20_000 {
             let s = Self.randomText(&r)
             #expect(Redactor.maskKeyLike(s) == Self.referenceMaskKeyLike(s), "input \(s.debugDescription)")
+            var probe = s
+            let dry = probe.withUTF8 { Redactor.maskKeyLike(in: UnsafeMutableBufferPointer(mutating: $0), dryRun: true) }
+            #expect(probe.withUTF8 { Redactor.hasKeyLike($0) } == dry, "input \(s.debugDescription)")
+            #expect(dry == (Self.referenceMaskKeyLike(s) != s), "input \(s.debugDescription)")
         }
     }
 
@@ -100,6 +104,43 @@ import PalaceWire
             JSONValue.appendString(s, to: &out)
             #expect(String(decoding: out, as: UTF8.self) == Self.referenceEscape(s))
             #expect(out == JSONValue.string(s).serializedBytes())
+        }
+    }
+
+    /// The word-at-a-time text escaper (raw SSE bodies) and the text redaction around it give the bytes of the
+    /// general escaper and of the String rules, at every length and alignment, with escapes of every kind.
+    @Test func textEscaperMatchesTheGeneralOne() throws {
+        var r = Rand(state: 4)
+        let control = (0..<32).map { String(UnicodeScalar(UInt8($0))) }
+        let regex = try Redactor(extraPatterns: ["[0-9]{4}"])
+        for round in 0..<6_000 {
+            var s = ""
+            for _ in 0..<r.int(24) { s += r.int(5) == 0 ? r.pick(control) : r.pick(Self.pieces) }
+            if round % 3 == 0 { s = String(repeating: s, count: 1 + r.int(40)) }
+            if round % 7 == 0 { s = "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\"" + s + "\"}}]}\n\n" }
+            let bytes = Array(s.utf8)
+            var fast: [UInt8] = [7], general: [UInt8] = [7]
+            bytes.withUnsafeBufferPointer { JSONText.appendEscapedText($0, to: &fast) }
+            bytes.withUnsafeBufferPointer { JSONValue.appendString(utf8: $0, to: &general) }
+            #expect(fast == general, "input \(s.debugDescription)")
+            for red in [Redactor.standard, Redactor.none, regex] {
+                var out: [UInt8] = []
+                JSONText.appendRedactedText(bytes, red, to: &out)
+                #expect(out == JSONValue.string(red.text(s)).serializedBytes(), "input \(s.debugDescription)")
+            }
+        }
+    }
+
+    @Test func maskKeepingMaskMatchesTheStringRule() {
+        func reference(_ v: String) -> String {
+            let token = v.split(separator: " ").last.map(String.init) ?? v
+            if token.count > 4 && token.dropLast(4).allSatisfy({ $0 == "*" }) { return v }
+            return SecretMask.mask(v)
+        }
+        for v in ["Bearer ****abcd", "Bearer sk-abcdefghijklmnop", "", "     ", "****", "*****", "*****abcd", "Bearer  ****abcd  ",
+                  "a b ****wxyz", "Bearer ********abc", "Bearer ****ab d", "tökén ****abcd", "****é", "Basic dXNlcjpwYXNz",
+                  "x ****", " *****1234", "key=****abcd"] {
+            #expect(Redactor.maskKeepingMask(v) == reference(v), "\(v.debugDescription)")
         }
     }
 

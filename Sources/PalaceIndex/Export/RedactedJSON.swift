@@ -167,7 +167,7 @@ struct RedactedJSON {
         out.append(UInt8(ascii: "\""))
         let at = out.count
         out.append(contentsOf: raw)
-        if redactor.enabled && raw.count >= 11 {
+        if redactor.enabled && raw.count >= 11 && Redactor.hasKeyLike(raw) {
             _ = out.withUnsafeMutableBufferPointer { Redactor.maskKeyLike(in: UnsafeMutableBufferPointer(rebasing: $0[at...])) }
         }
         out.append(UInt8(ascii: "\""))

@@ -120,6 +120,19 @@ public final class Redactor: @unchecked Sendable {
 
     /// An already masked value (`Bearer ****abcd`) stays as it is; anything else is masked.
     static func maskKeepingMask(_ v: String) -> String {
+        // ASCII (every header value in practice): the same test on bytes, without splitting into Strings.
+        var copy = v
+        let alreadyMasked: Bool? = copy.withUTF8 { b in
+            guard b.allSatisfy({ $0 < 0x80 }) else { return nil }
+            var end = b.count
+            while end > 0 && b[end - 1] == 0x20 { end -= 1 }
+            var start = end
+            while start > 0 && b[start - 1] != 0x20 { start -= 1 }
+            guard end - start > 4 else { return false }
+            for k in start..<(end - 4) where b[k] != 0x2A { return false }
+            return true
+        }
+        if let alreadyMasked { return alreadyMasked ? v : SecretMask.mask(v) }
         let token = v.split(separator: " ").last.map(String.init) ?? v
         if token.count > 4 && token.dropLast(4).allSatisfy({ $0 == "*" }) { return v }
         return SecretMask.mask(v)
@@ -167,7 +180,7 @@ public final class Redactor: @unchecked Sendable {
         guard s.utf8.count >= 11 else { return s }
         // Most text has nothing to mask: look first, copy only when something changes.
         var probe = s
-        guard probe.withUTF8({ maskKeyLike(in: UnsafeMutableBufferPointer(mutating: $0), dryRun: true) }) else { return s }
+        guard probe.withUTF8({ hasKeyLike($0) }) else { return s }
         var bytes = Array(s.utf8)
         let changed = bytes.withUnsafeMutableBufferPointer { maskKeyLike(in: $0) }
         return changed ? String(decoding: bytes, as: UTF8.self) : s
@@ -233,6 +246,67 @@ public final class Redactor: @unchecked Sendable {
             while i < n && tokens[Int(bytes[i])] { i += 1 }
         }
         return changed
+    }
+
+    /// Whether `maskKeyLike` would change `bytes` (its dry run), looking only where a rule can start: a key-like
+    /// token begins a run of token bytes with `s`, `e` or `b`/`B`, found 8 bytes at a time with exact per-byte
+    /// masks. A match always changes something (the bytes it masks are token bytes or dots, never `*`), so the
+    /// first match answers.
+    static func hasKeyLike(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = bytes.count
+        guard n >= 11, let p = bytes.baseAddress else { return false }
+        return tokenTable.withUnsafeBufferPointer { tokens in
+            func run(_ from: Int, dots: Bool) -> (end: Int, dots: Int) {
+                var j = from, d = 0
+                while j < n {
+                    let b = p[j]
+                    if tokens[Int(b)] { j += 1 } else if dots && b == 0x2E { d += 1; j += 1 } else { break }
+                }
+                return (j, d)
+            }
+            func matches(_ i: Int) -> Bool {
+                if i > 0 && tokens[Int(p[i - 1])] { return false }   // not where a run of token bytes starts
+                switch p[i] {
+                case 0x73:   // sk-
+                    guard i + 3 < n, p[i + 1] == 0x6B, p[i + 2] == 0x2D else { return false }
+                    return run(i + 3, dots: false).end - (i + 3) >= 16
+                case 0x65:   // eyJ
+                    guard i + 3 < n, p[i + 1] == 0x79, p[i + 2] == 0x4A else { return false }
+                    let r = run(i, dots: true)
+                    return r.dots == 2 && r.end - i >= 20
+                default:     // bearer (any case) and a space
+                    guard i + 7 < n else { return false }
+                    let word: StaticString = "bearer "
+                    for j in 0..<7 {
+                        let b = p[i + j]
+                        if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != word.utf8Start[j] { return false }
+                    }
+                    return run(i + 7, dots: true).end - (i + 7) >= 8
+                }
+            }
+            let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, high: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
+            @inline(__always) func equal(_ x: UInt64, _ c: UInt8) -> UInt64 {
+                let y = x ^ (ones &* UInt64(c))
+                return ~(((y & low) &+ low) | y) & high
+            }
+            var i = 0
+            while i + 8 <= n {
+                let x = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                // `b | 0x20` is 0x62 for `b` and `B` only.
+                var m = equal(x, 0x73) | equal(x, 0x65) | equal(x | (ones &* 0x20), 0x62)
+                while m != 0 {
+                    if matches(i + m.trailingZeroBitCount >> 3) { return true }
+                    m &= m - 1
+                }
+                i += 8
+            }
+            while i < n {
+                let b = p[i]
+                if (b == 0x73 || b == 0x65 || b | 0x20 == 0x62) && matches(i) { return true }
+                i += 1
+            }
+            return false
+        }
     }
 
     /// Every match of `re` in `s` replaced by `*` of the same length (at least one).

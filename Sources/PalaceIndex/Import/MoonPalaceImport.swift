@@ -1,3 +1,4 @@
+import CSQLite
 import PalaceLog
 import PalaceWire
 #if canImport(Glibc)
@@ -76,22 +77,48 @@ public final class MoonPalaceImport {
         }
     }
 
-    /// Calls `body` with every row's import key, in id order, checking each row's time (what conversion can fail
-    /// on) without converting the row. Read errors and bad times name the row.
-    func forEachKey(_ body: (String) throws -> Void) throws {
+    /// Reads every row in id order (every column's value, so a damaged page shows up here rather than midway
+    /// through the writes) and checks its time, the one thing conversion can fail on; calls `body` per row.
+    /// Builds no Swift values for the columns (the bodies are most of the file). Read errors and bad times
+    /// name the row.
+    func checkRows(_ body: () -> Void) throws {
         let stmt: SQLiteStatement
         do {
             stmt = try db.prepareUncached(selectSQL)
             defer { stmt.reset() }
+            let width = Int32(Self.wanted.count)
             while try stmt.step() {
-                var v: [SQLiteValue] = []
-                v.reserveCapacity(Self.wanted.count)
-                for i in 0..<Int32(Self.wanted.count) { v.append(stmt.value(at: i)) }
-                try body(try ImportedRow.key(values: v, source: sourcePath).key)
+                for i in 0..<width where i != 23 { _ = sqlite3_column_bytes(stmt.handle, i) }
+                let originalID = stmt.int64(at: 0) ?? 0
+                let createdText = ImportedRow.text(stmt.value(at: 23)) ?? ""
+                guard ExportTime.parseLocal(createdText) != nil else {
+                    throw ImportedRow.badTime(source: sourcePath, id: originalID, text: createdText)
+                }
+                body()
             }
         } catch let e as SQLiteError {
             throw IndexError.invalidArgument("cannot import \(sourcePath): the file is damaged (\(e.message)); nothing was imported")
         }
+    }
+
+    /// One row's values in `wanted` order, as `SQLiteStatement.value(at:)` reads them except that a TEXT body
+    /// that is valid UTF-8 comes as its bytes (`.blob`): `ImportedRow.bytes` gives the same bytes either way
+    /// (bodies are only read through it), without the String round trip.
+    static func rowValues(_ stmt: SQLiteStatement) -> [SQLiteValue] {
+        var v: [SQLiteValue] = []
+        v.reserveCapacity(wanted.count)
+        for i in 0..<Int32(wanted.count) {
+            if (i == 14 || i == 16), sqlite3_column_type(stmt.handle, i) == SQLITE_TEXT,
+               let p = sqlite3_column_text(stmt.handle, i) {
+                let b = UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt.handle, i)))
+                if ImportedRow.isASCII(b) || String(validating: b, as: UTF8.self) != nil {
+                    v.append(.blob(Array(b)))
+                    continue
+                }
+            }
+            v.append(stmt.value(at: i))
+        }
+        return v
     }
 
     /// Import keys of exchanges already imported into `index` (so a second import skips them).
@@ -110,48 +137,40 @@ public final class MoonPalaceImport {
                     progress: ((Int, Int) -> Void)? = nil) async throws -> Report {
         var report = Report()
         var known = try existingKeys(index: index)
-        // Pass 1: convert everything (no writes); a broken row stops the import before anything is written.
-        var toWrite = 0
-        try forEachKey { key in
-            report.rows += 1
-            if known.contains(key) { report.alreadyPresent += 1 } else { toWrite += 1 }
-        }
-        guard toWrite > 0 else { return report }
-        // Pass 2: write, remembering our ids to roll back on failure.
+        // Pass 1: read and check everything (no writes); a broken row stops the import before anything is written.
+        var total = 0
+        try checkRows { total += 1 }
+        guard total > 0 else { return report }
+        // Pass 2: convert the rows not imported yet and write them, remembering our ids to roll back on failure.
         var written: [UInt64] = []
-        var rows: [ImportedRow] = []
-        rows.reserveCapacity(1000)
-        func flush() async throws {
-            for row in rows {
-                let id = try await row.append(to: writer)
-                written.append(id)
-                report.imported += 1
-                if report.imported % 1000 == 0 { progress?(report.imported, toWrite) }
-            }
-            rows.removeAll(keepingCapacity: true)
-        }
         do {
             // Rows are read in batches (the SQLite statement cannot be held across an await).
             var offsetID: Int64 = Int64.min
+            let batchSQL = selectSQL.replacing(" ORDER BY id", with: " WHERE id > ? ORDER BY id LIMIT 1000")
             while true {
-                var batch: [ImportedRow] = []
-                let stmt = try db.prepareUncached(selectSQL.replacing(" ORDER BY id", with: " WHERE id > ? ORDER BY id LIMIT 1000"))
+                var batch: [RowSource] = []
+                var last: Int64?
+                let stmt = try db.prepareUncached(batchSQL)
                 try stmt.bind([.integer(offsetID)])
                 while try stmt.step() {
-                    var v: [SQLiteValue] = []
-                    for i in 0..<Int32(Self.wanted.count) { v.append(stmt.value(at: i)) }
-                    batch.append(try ImportedRow(values: v, source: sourcePath))
+                    let v = Self.rowValues(stmt)
+                    report.rows += 1
+                    last = v[0].int64 ?? 0
+                    // The key first: a row imported before is skipped without converting it.
+                    let (key, started) = try ImportedRow.key(values: v, source: sourcePath)
+                    guard known.insert(key).inserted else { report.alreadyPresent += 1; continue }
+                    batch.append(RowSource(values: v, key: key, started: started))
                 }
                 stmt.reset()
-                guard let last = batch.last else { break }
-                offsetID = last.originalID
-                for row in batch where !known.contains(row.key) {
-                    known.insert(row.key)
-                    rows.append(row)
-                }
-                try await flush()
+                guard let last else { break }
+                offsetID = last
+                guard !batch.isEmpty else { continue }
+                let rows = await Self.convert(batch, source: sourcePath)
+                let before = report.imported
+                report.imported += try await ImportedRow.append(rows, to: writer, written: &written)
+                if report.imported / 1000 != before / 1000 { progress?(report.imported, total) }
             }
-            try await writer.sync()
+            if report.imported > 0 { try await writer.sync() }
         } catch {
             if !written.isEmpty {
                 _ = try? await writer.append(.tombstone(Tombstone(exchangeIDs: written, reason: "import rolled back")))
@@ -160,8 +179,30 @@ public final class MoonPalaceImport {
             throw IndexError.invalidArgument("import of \(sourcePath) failed after \(written.count) row(s) (\(error)); "
                 + "the rows written were withdrawn, nothing was imported")
         }
-        progress?(report.imported, toWrite)
+        progress?(report.imported, total)
         return report
+    }
+}
+
+extension MoonPalaceImport {
+    /// A row read from the source with its import key, to be converted.
+    struct RowSource: Sendable {
+        var values: [SQLiteValue]
+        var key: String
+        var started: Int64
+    }
+
+    /// Converts a batch of rows, its two halves in parallel (conversion — JSON parsing, stream merging — is
+    /// most of an import's CPU; the rows are independent). Keeps the order.
+    static func convert(_ batch: [RowSource], source: String) async -> [ImportedRow] {
+        @Sendable func rows(_ part: ArraySlice<RowSource>) -> [ImportedRow] {
+            part.map { ImportedRow(values: $0.values, source: source, key: $0.key, started: $0.started) }
+        }
+        guard batch.count >= 64 else { return rows(batch[...]) }
+        let mid = batch.count / 2
+        async let first = rows(batch[..<mid])
+        let second = rows(batch[mid...])
+        return await first + second
     }
 }
 
@@ -195,13 +236,27 @@ struct ImportedRow {
         let originalID = v[0].int64 ?? 0
         let createdText = text(v[23]) ?? ""
         guard let started = ExportTime.parseLocal(createdText) else {
-            throw IndexError.invalidArgument("cannot import \(source): row \(originalID) has created_at \"\(createdText)\", "
-                + "not a YYYY-MM-DD HH:MM:SS time; nothing was imported")
+            throw badTime(source: source, id: originalID, text: createdText)
         }
         var h: UInt64 = 0xcbf29ce484222325
         func hash(_ b: [UInt8]) { for x in b { h = (h ^ UInt64(x)) &* 0x100000001b3 } }
         hash(bytes(v[14])); hash([0]); hash(bytes(v[16]))
         return ("\(originalID)@\(createdText)#\(String(h, radix: 16))", started)
+    }
+
+    static func badTime(source: String, id: Int64, text: String) -> IndexError {
+        IndexError.invalidArgument("cannot import \(source): row \(id) has created_at \"\(text)\", "
+            + "not a YYYY-MM-DD HH:MM:SS time; nothing was imported")
+    }
+
+    /// Whether every byte is ASCII (8 bytes at a time).
+    static func isASCII(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = b.baseAddress else { return true }
+        var i = 0
+        var acc: UInt64 = 0
+        while i + 8 <= b.count { acc |= UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self); i += 8 }
+        while i < b.count { acc |= UInt64(base[i]); i += 1 }
+        return acc & 0x8080_8080_8080_8080 == 0
     }
 
     static func text(_ v: SQLiteValue) -> String? {
@@ -222,7 +277,8 @@ struct ImportedRow {
         }
     }
 
-    init(values v: [SQLiteValue], source: String) throws {
+    /// `key`/`started`: `ImportedRow.key(values: v, source: source)`, computed by the caller.
+    init(values v: [SQLiteValue], source: String, key rowKey: String, started: Int64) {
         func text(_ i: Int) -> String? {
             switch v[i] {
             case .text(let s): return s
@@ -242,7 +298,6 @@ struct ImportedRow {
         originalID = v[0].int64 ?? 0
         let method = text(1) ?? "GET", path = text(2) ?? "/", query = text(3) ?? ""
         let createdText = text(23) ?? ""
-        let (rowKey, started) = try Self.key(values: v, source: source)
         let requestBody = bytes(14), responseBody = bytes(16)
         let requestHeaders = Self.headers(text(13)), responseHeaders = Self.headers(text(15))
         let status = Int(v[11].int64 ?? 0)
@@ -272,9 +327,16 @@ struct ImportedRow {
         e.flags = flags
         var completion: JSONValue?
         if stream {
-            if let merged = StreamMerge.merge(responseBody) {
-                e.mergedCompletion = merged
-                completion = try? JSONValue.parse(merged)
+            // StreamMerge.merge, keeping the merged value for the facts below instead of parsing its text again.
+            var parser = SSEParser()
+            var events = parser.feed(responseBody)
+            if let last = parser.finish() { events.append(last) }
+            var merger = CompletionMerger()
+            for ev in events where !ev.isDone { try? merger.add(sseData: ev.data) }
+            if merger.chunkCount > 0 {
+                let merged = merger.result()
+                e.mergedCompletion = merged.serializedBytes()
+                completion = merged
             }
         } else if !responseBody.isEmpty, responseBody.first == UInt8(ascii: "{") {
             completion = try? JSONValue.parse(responseBody)
@@ -296,32 +358,68 @@ struct ImportedRow {
         end = e
     }
 
-    /// Appends begin, request chunks and end; returns the new exchange id.
-    func append(to writer: LogWriter) async throws -> UInt64 {
-        let (id, _) = try await writer.appendBegin(begin)
+    /// This row's records: begin, request chunks (the body beyond the begin's 64 KiB, 1 MiB each) and end, for
+    /// `LogWriter.appendExchanges` (which gives the chunks and the end the begin's new exchange id).
+    var records: [LogRecord] {
+        var out: [LogRecord] = [.begin(begin)]
         var offset = UInt64(begin.requestBody.count)
         var rest = requestRest[...]
         while !rest.isEmpty {
             let part = Array(rest.prefix(1 << 20))
-            _ = try await writer.append(.chunk(ExchangeChunk(exchangeID: id, direction: .request, offset: offset, bytes: part)))
+            out.append(.chunk(ExchangeChunk(exchangeID: 0, direction: .request, offset: offset, bytes: part)))
             offset += UInt64(part.count)
             rest = rest.dropFirst(part.count)
         }
-        var e = end
-        e.exchangeID = id
-        _ = try await writer.append(.end(e))
-        return id
+        out.append(.end(end))
+        return out
+    }
+
+    /// Appends the rows' records in order with one batch; adds the new exchange ids to `written` (on failure,
+    /// those whose begin was written, for the caller to withdraw) and returns how many rows were written.
+    static func append(_ rows: [ImportedRow], to writer: LogWriter, written: inout [UInt64]) async throws -> Int {
+        let result = await writer.appendExchanges(rows.map(\.records))
+        written.append(contentsOf: result.exchangeIDs)
+        if let error = result.error { throw error }
+        return result.exchangeIDs.count
     }
 
     /// MoonPalace's header text: `Name: value\r\n` per value.
     static func headers(_ text: String?) -> [HeaderField] {
-        guard let text, !text.isEmpty else { return [] }
+        guard var text, !text.isEmpty else { return [] }
+        if let fast = text.withUTF8({ isASCII($0) ? asciiHeaders($0) : nil }) { return fast }
         return text.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" || $0 == "\r" }).compactMap { line in
             guard let colon = line.firstIndex(of: ":") else { return nil }
             let name = String(line[..<colon])
             let value = String(line[line.index(after: colon)...].drop(while: { $0 == " " }))
             return name.isEmpty ? nil : HeaderField(name: name, value: value)
         }
+    }
+}
+
+extension ImportedRow {
+    /// `headers` for ASCII text, on bytes: in ASCII every Character is one byte except "\r\n" (a line break
+    /// either way), so splitting at CR and LF bytes, dropping empty lines, cutting at the first ':' and dropping
+    /// the spaces after it gives the same fields.
+    static func asciiHeaders(_ b: UnsafeBufferPointer<UInt8>) -> [HeaderField] {
+        var out: [HeaderField] = []
+        var i = 0
+        let n = b.count
+        while i < n {
+            var end = i
+            while end < n && b[end] != 0x0D && b[end] != 0x0A { end += 1 }
+            if end > i {
+                var colon = i
+                while colon < end && b[colon] != 0x3A { colon += 1 }
+                if colon < end && colon > i {
+                    var v = colon + 1
+                    while v < end && b[v] == 0x20 { v += 1 }
+                    out.append(HeaderField(name: String(decoding: UnsafeBufferPointer(rebasing: b[i..<colon]), as: UTF8.self),
+                                           value: String(decoding: UnsafeBufferPointer(rebasing: b[v..<end]), as: UTF8.self)))
+                }
+            }
+            i = end + 1
+        }
+        return out
     }
 }
 

@@ -1,3 +1,16 @@
+/// What `LogWriter.appendExchanges` did.
+public struct ExchangeBatchResult: Sendable, Equatable {
+    /// The exchange ids given to the batch's begins, in batch order: all of them when `error` is nil, else those
+    /// whose begin was written.
+    public var exchangeIDs: [UInt64]
+    /// Why the batch stopped early (nil: every record was written).
+    public var error: LogError?
+
+    public init(exchangeIDs: [UInt64], error: LogError?) {
+        self.exchangeIDs = exchangeIDs; self.error = error
+    }
+}
+
 /// The single writer of a log directory. Many producers call `append` concurrently; one holder at a time of the
 /// writing role — a producer that finds it free (on its own thread, no hand-off) or the owner thread (segment rolls,
 /// fsyncs, the `always` policy) — assigns sequence numbers and exchange ids and writes the queued records with one
@@ -50,6 +63,45 @@ public final class LogWriter: Sendable {
     public func append(_ record: LogRecord) async throws(LogError) -> AppendResult {
         let ack = try await submit(record)
         return AppendResult(sequence: ack.sequence, position: ack.position)
+    }
+
+    /// Appends many exchanges with one await (imports, bulk loads): `exchanges[i]` is one exchange, its `.begin`
+    /// first, then its other records (chunks, end, annotations), which get the exchange id the begin gets (the
+    /// id they carry is ignored). The records are queued together, so no other producer's record comes between
+    /// them, and written with as few write(2) calls as the segment size allows; the same bytes as appending them
+    /// one by one with `appendBegin`/`append`. Same promises as `append`: the bytes reached the OS when this
+    /// returns; fsync follows the policy (or `sync()`).
+    ///
+    /// On failure (disk full, closed, a record too large, an exchange not starting with its begin) the batch
+    /// stops at the first record that failed: nothing after it is written, `error` says why, and `exchangeIDs`
+    /// lists the exchanges whose begin was written (the last may lack later records), for the caller to withdraw.
+    public func appendExchanges(_ exchanges: [[LogRecord]]) async -> ExchangeBatchResult {
+        var count = 0
+        for records in exchanges {
+            guard case .begin? = records.first, !records.dropFirst().contains(where: { $0.type == .begin }) else {
+                return ExchangeBatchResult(exchangeIDs: [], error: .io(operation: "appendExchanges: each exchange must start with its one begin record", path: directory, errno: EINVAL))
+            }
+            count += records.count
+        }
+        guard count > 0 else { return ExchangeBatchResult(exchangeIDs: [], error: nil) }
+        var stored: [(StoredPayload, RecordType, Int)] = []
+        stored.reserveCapacity(count)
+        for (i, records) in exchanges.enumerated() {
+            for record in records {
+                let payload = PayloadEncoding.encode(record)
+                guard payload.count <= FrameHeader.maxPayload else {
+                    // Nothing is queued yet: the whole batch is refused.
+                    return ExchangeBatchResult(exchangeIDs: [],
+                                               error: .recordTooLarge(bytes: payload.count, limit: FrameHeader.maxPayload))
+                }
+                stored.append((LZ4Codec.encode(payload, compress: options.compression, dictionaryID: options.dictionaryID,
+                                               high: budget.takeHigh(payload.count)), record.type, i))
+            }
+        }
+        return await withUnsafeContinuation { c in
+            let batch = BatchCompletion(records: count, exchanges: exchanges.count, continuation: c)
+            core.enqueue(batch: stored.map { WriterCore.Pending(payload: $0.0, type: $0.1, batch: batch, exchange: $0.2) })
+        }
     }
 
     /// Returns once everything appended before the call is fsync'd.

@@ -30,7 +30,7 @@ extension WriterCore {
             case .failure(let error):
                 next = counters  // nothing of this group is in the file: give its numbers to later records
                 nextLastFrame = lastFrameOffset
-                for (p, _) in group { p.continuation.resume(returning: .failure(error)) }
+                for (p, _) in group { p.settle(ack: nil, error: error) }
             }
             buffer.removeAll(keepingCapacity: true)
             group.removeAll(keepingCapacity: true)
@@ -38,6 +38,8 @@ extension WriterCore {
 
         var rest: ArraySlice<Pending> = []
         for (i, p) in batch.enumerated() {
+            // A batch stops at its first failed record: nothing more of it is written.
+            if let b = p.batch, b.failed { p.settle(ack: nil, error: .closed); continue }
             let frameLength = FrameHeader.size + p.payload.bytes.count
             let pending = segment.size + UInt64(buffer.count)
             let full = pending + UInt64(frameLength) > options.segmentMaxBytes
@@ -46,15 +48,17 @@ extension WriterCore {
                 flush()
                 guard canRoll else { rest = batch[i...]; break }
                 do { try roll() } catch {
-                    p.continuation.resume(returning: .failure(error))
+                    p.settle(ack: nil, error: error)
                     continue
                 }
                 nextLastFrame = 0
             }
             let isBegin = p.type == .begin
+            let xid = isBegin ? next.exchangeID : (p.batch != nil ? lastBeginID : p.exchangeID)
+            if isBegin { lastBeginID = xid }
             let ack = Ack(sequence: next.sequence,
                           position: RecordPosition(segment: segment.base, offset: segment.size + UInt64(buffer.count)),
-                          exchangeID: isBegin ? next.exchangeID : p.exchangeID)
+                          exchangeID: xid)
             let header = FrameHeader(crc: 0, storedLength: UInt32(p.payload.bytes.count),
                                      rawLength: UInt32(p.payload.rawLength), type: p.type.rawValue,
                                      codec: p.payload.codec.rawValue, dictionaryID: p.payload.dictionaryID,
@@ -72,11 +76,7 @@ extension WriterCore {
 
         var failure: LogError?
         if options.syncPolicy == .always, !done.isEmpty, case .failure(let e) = syncNowForAlways() { failure = e }
-        for (p, ack) in done {
-            if let failure { p.continuation.resume(returning: .failure(failure)) } else {
-                p.continuation.resume(returning: .success(ack))
-            }
-        }
+        for (p, ack) in done { p.settle(ack: ack, error: failure) }
         return rest
     }
 

@@ -21,9 +21,46 @@ final class WriterCore: @unchecked Sendable {
         var payload: StoredPayload
         var type: RecordType
         var exchangeID: UInt64
-        /// Resumed exactly once: by `write` (acknowledged or failed) or by `finish`/`enqueue` (closed). Unsafe
-        /// rather than checked: the checked kind costs an extra allocation on every append.
-        var continuation: UnsafeContinuation<Result<Ack, LogError>, Never>
+        /// Settled exactly once (`settle`): by `write` (acknowledged or failed) or by `finish`/`enqueue` (closed).
+        var completion: Completion
+
+        /// One append's continuation (unsafe rather than checked: the checked kind costs an extra allocation on
+        /// every append), or a record of an `appendExchanges` batch: `exchange` is its index in the batch, and a
+        /// record that is not a begin takes the exchange id of the begin written just before it.
+        enum Completion {
+            case single(UnsafeContinuation<Result<Ack, LogError>, Never>)
+            case batch(BatchCompletion, exchange: Int)
+        }
+
+        init(payload: StoredPayload, type: RecordType, exchangeID: UInt64,
+             continuation: UnsafeContinuation<Result<Ack, LogError>, Never>) {
+            self.payload = payload; self.type = type; self.exchangeID = exchangeID
+            completion = .single(continuation)
+        }
+
+        init(payload: StoredPayload, type: RecordType, batch: BatchCompletion, exchange: Int) {
+            self.payload = payload; self.type = type; exchangeID = 0
+            completion = .batch(batch, exchange: exchange)
+        }
+
+        /// The batch this record belongs to, if any.
+        var batch: BatchCompletion? {
+            if case .batch(let b, _) = completion { return b }
+            return nil
+        }
+
+        /// Reports the outcome: `ack` when the record is in the file, `error` when it failed (both: written, but
+        /// the `always` policy's fsync failed).
+        func settle(ack: Ack?, error: LogError?) {
+            switch completion {
+            case .single(let c):
+                if let error { c.resume(returning: .failure(error)) }
+                else if let ack { c.resume(returning: .success(ack)) }
+                else { c.resume(returning: .failure(.closed)) }
+            case .batch(let b, let i):
+                b.settle(exchange: i, isBegin: type == .begin, ack: ack, error: error)
+            }
+        }
     }
     struct Counters: Sendable { var sequence: UInt64; var exchangeID: UInt64 }
     typealias Waiter = CheckedContinuation<Result<Void, LogError>, Never>
@@ -55,6 +92,9 @@ final class WriterCore: @unchecked Sendable {
     // Writer-only (the holder of `writing`).
     /// The batch a producer holding the role is writing (kept for its capacity).
     private var producerBatch: [Pending] = []
+    /// Exchange id of the last begin record framed: the id a batch record that is not a begin takes
+    /// (`Pending.Completion.batch`; a batch's records are queued together, so nothing comes between).
+    var lastBeginID: UInt64 = 0
     var segment: SegmentWriter
     var dirtySince: UInt64?
     /// Published for `nextSequence`/`nextExchangeID`; written by the owner thread after each commit.
@@ -125,10 +165,29 @@ final class WriterCore: @unchecked Sendable {
         lock.lock()
         if closing || closed {
             lock.unlock()
-            p.continuation.resume(returning: .failure(.closed))
+            p.settle(ack: nil, error: .closed)
             return
         }
         queue.append(p)
+        writeQueueIfFree()
+    }
+
+    /// Queues the records of an `appendExchanges` batch together (no other producer's record between them), then
+    /// as `enqueue`.
+    func enqueue(batch ps: [Pending]) {
+        lock.lock()
+        if closing || closed {
+            lock.unlock()
+            for p in ps { p.settle(ack: nil, error: .closed) }
+            return
+        }
+        queue.append(contentsOf: ps)
+        writeQueueIfFree()
+    }
+
+    /// Called with `lock` held after queueing; returns with it released. Writes the queue on the calling thread
+    /// when nobody holds the writing role and the owner thread is not needed.
+    private func writeQueueIfFree() {
         if writing { lock.unlock(); return }  // the holder writes it
         if ownerNeeded || options.syncPolicy == .always || !syncWaiters.isEmpty {
             lock.unlock()
@@ -223,7 +282,44 @@ final class WriterCore: @unchecked Sendable {
         let late = queue
         queue = []
         lock.unlock()
-        for p in late { p.continuation.resume(returning: .failure(.closed)) }
+        for p in late { p.settle(ack: nil, error: .closed) }
         for w in waiters { w.resume(returning: r) }
     }
+}
+
+/// Completion of one `LogWriter.appendExchanges` call. Its records may be settled by different threads across
+/// several writes, and not in record order (a failed group is settled before the successful ones written before
+/// it); once every record is settled, the caller resumes with the exchange ids of the begins written.
+/// After the first failure the writer skips the batch's remaining records (settling them as failed, unwritten),
+/// so no record is written for an exchange whose begin failed.
+final class BatchCompletion: Sendable {
+    struct State {
+        var remaining: Int
+        var beginIDs: [UInt64?]
+        var error: LogError?
+        var continuation: UnsafeContinuation<ExchangeBatchResult, Never>?
+    }
+    private let state: Mutex<State>
+
+    init(records: Int, exchanges: Int, continuation: UnsafeContinuation<ExchangeBatchResult, Never>) {
+        state = Mutex(State(remaining: records, beginIDs: Array(repeating: nil, count: exchanges), error: nil,
+                            continuation: continuation))
+    }
+
+    /// Whether a record of the batch failed (the writer then skips the rest).
+    var failed: Bool { state.withLock { $0.error != nil } }
+
+    func settle(exchange: Int, isBegin: Bool, ack: Ack?, error: LogError?) {
+        let done: (UnsafeContinuation<ExchangeBatchResult, Never>, ExchangeBatchResult)? = state.withLock { s in
+            if isBegin, let ack { s.beginIDs[exchange] = ack.exchangeID }
+            if s.error == nil, let error { s.error = error }
+            s.remaining -= 1
+            guard s.remaining == 0, let c = s.continuation else { return nil }
+            s.continuation = nil
+            return (c, ExchangeBatchResult(exchangeIDs: s.beginIDs.compactMap { $0 }, error: s.error))
+        }
+        if let (c, result) = done { c.resume(returning: result) }
+    }
+
+    typealias Ack = WriterCore.Ack
 }

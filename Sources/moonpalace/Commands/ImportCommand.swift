@@ -38,21 +38,37 @@ struct ImportCommand: AsyncParsableCommand {
             let writer: LogWriter
             do throws(LogError) {
                 // No fsync per batch: the import syncs once at the end (and withdraws everything if that fails).
-                writer = try LogWriter.open(directory: dir.logDirectory, options: LogWriterOptions(syncPolicy: .none))
+                // LZ4 fast only: the high-compression budget (meant for a proxy's idle CPU) cost an import of
+                // 100k rows 1.4 s of CPU; the stored format is the same either way.
+                var options = LogWriterOptions(syncPolicy: .none)
+                options.highCompressionBytesPerSecond = 0
+                writer = try LogWriter.open(directory: dir.logDirectory, options: options)
             } catch {
                 guard case .locked(_, let pid) = error else { throw error }
                 let who = pid.map { "moonpalace (pid \($0))" } ?? "another moonpalace"
                 throw IndexError.logBusy("\(who) is writing to this data directory's log (probably 'moonpalace start'); "
                     + "import writes many records and needs the log's writer lock: stop that process and import again")
             }
+            let indexedBefore = try index.watermark()
             let progress = ExportProgress(total: isatty(2) != 0 ? try source.rowCount() : nil, verb: "importing")
             var failure: (any Error)?
             var report = MoonPalaceImport.Report()
             do { report = try await source.run(index: index, writer: writer) { done, _ in progress.update(done) } }
             catch { failure = error }
+            let logEnd = writer.nextSequence
             do { try await writer.close() } catch { if failure == nil { failure = error } }
             progress.finish()
-            try index.catchUp()
+            // Index the new records. When they are at least half of the log, a rebuild (the bulk load: two
+            // threads, secondary indexes built once at the end) costs less than catching up record by record
+            // (100k imported exchanges: 5.0 s CPU against 12.3 s); otherwise catch up.
+            let newRecords = logEnd > indexedBefore ? logEnd - indexedBefore : 0
+            if failure == nil, report.imported > 0, logEnd - 1 <= 2 * newRecords {
+                let tty = isatty(2) != 0
+                try index.rebuild(progress: tty ? { n, _ in if n >= 20_000 { IndexCLI.progressLine("indexing", n) } } : nil)
+                if tty { IndexCLI.err("\r\u{1B}[K") }
+            } else {
+                try index.catchUp()
+            }
             if let failure { throw failure }
             IndexCLI.out("imported \(report.imported) exchange(s) from \(path)"
                          + (report.alreadyPresent > 0 ? " (\(report.alreadyPresent) already imported, skipped)" : ""))
