@@ -131,6 +131,17 @@ import PalaceWire
         }
     }
 
+    @Test func utf8CheckAgreesWithString() {
+        var r = Rand(state: 5)
+        let pieces: [[UInt8]] = [[0x41], [0xC3, 0xA9], [0xE4, 0xB8, 0xAD], [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0x80], [0xFF],
+                                 [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xF4, 0x90, 0x80, 0x80], [0xE0, 0x80, 0x80], [0x00]]
+        for _ in 0..<20_000 {
+            var b: [UInt8] = []
+            for _ in 0..<r.int(12) { b += r.int(3) == 0 ? r.pick(pieces) : [0x61] }
+            #expect(UTF8Check.isValid(b) == (String(validating: b, as: UTF8.self) != nil), "\(b)")
+        }
+    }
+
     @Test func maskKeepingMaskMatchesTheStringRule() {
         func reference(_ v: String) -> String {
             let token = v.split(separator: " ").last.map(String.init) ?? v

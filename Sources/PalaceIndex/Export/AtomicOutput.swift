@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +11,9 @@ import Darwin
 /// file before the process exits; `abort()` (or deinit without commit) removes it too.
 ///
 /// Refuses to replace an existing file unless `overwrite`; the check is repeated at commit (link(2) without
-/// overwrite), so a file created meanwhile is not clobbered either. Writes are buffered (256 KiB).
+/// overwrite), so a file created meanwhile is not clobbered either. Writes are buffered (256 KiB) and done by a
+/// write-behind thread (at most two buffers in flight), so the kernel's copy of a large export overlaps making the
+/// next bytes; a failed write is reported by the next `write` or by `commit`.
 public final class AtomicOutput {
     public let path: String
     public let tempPath: String
@@ -18,6 +21,7 @@ public final class AtomicOutput {
     var fd: Int32
     var buffer: [UInt8] = []
     var done = false
+    let behind: WriteBehind
     public private(set) var bytesWritten: Int64 = 0
 
     public init(path: String, overwrite: Bool) throws {
@@ -39,6 +43,7 @@ public final class AtomicOutput {
             let why = String(cString: strerror(errno))
             throw IndexError.invalidArgument("cannot write to \(dir.isEmpty ? "/" : dir): \(why)")
         }
+        behind = WriteBehind(fd: fd)
         InterruptCleanup.register(tempPath)
         buffer.reserveCapacity(1 << 18)
     }
@@ -46,23 +51,37 @@ public final class AtomicOutput {
     deinit { if !done { abort() } }
 
     public func write(_ bytes: [UInt8]) throws {
+        try check()
+        if buffer.isEmpty && bytes.count >= 1 << 18 {
+            // A large chunk goes as it is (no copy into the buffer).
+            behind.submit(bytes)
+            bytesWritten += Int64(bytes.count)
+            return
+        }
         buffer.append(contentsOf: bytes)
-        if buffer.count >= 1 << 18 { try flush() }
+        if buffer.count >= 1 << 18 { handOff() }
     }
 
-    func flush() throws {
-        var off = 0
-        while off < buffer.count {
-            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let why = String(cString: strerror(errno))
-                throw IndexError.invalidArgument("writing \(path) failed: \(why)")
-            }
-            off += n
-        }
+    func handOff() {
+        guard !buffer.isEmpty else { return }
+        behind.submit(buffer)
         bytesWritten += Int64(buffer.count)
-        buffer.removeAll(keepingCapacity: true)
+        buffer = []
+        buffer.reserveCapacity(1 << 18)
+    }
+
+    /// Throws the write-behind thread's failure, if any.
+    func check() throws {
+        if let e = behind.failure {
+            throw IndexError.invalidArgument("writing \(path) failed: \(String(cString: strerror(e)))")
+        }
+    }
+
+    /// Writes everything handed over and waits for it.
+    func flush() throws {
+        handOff()
+        behind.drain()
+        try check()
     }
 
     /// Flushes, fsyncs and renames the file into place.
@@ -92,10 +111,57 @@ public final class AtomicOutput {
 
     /// Removes the temporary file; the final name is untouched.
     public func abort() {
+        behind.drain()
         if fd >= 0 { close(fd); fd = -1 }
         unlink(tempPath)
         done = true
         InterruptCleanup.unregister(tempPath)
+    }
+}
+
+/// The write(2) calls of an `AtomicOutput`, on a serial queue: `submit` blocks while two buffers are in flight
+/// (memory stays bounded); after the first failure the rest is dropped and `failure` holds its errno.
+final class WriteBehind: @unchecked Sendable {
+    let fd: Int32
+    private let queue = DispatchQueue(label: "moonpalace.export.write")
+    private let slots = DispatchSemaphore(value: 2)
+    private let error = Mutex<Int32>(0)
+
+    init(fd: Int32) { self.fd = fd }
+
+    var failure: Int32? {
+        let e = error.withLock { $0 }
+        return e == 0 ? nil : e
+    }
+
+    func submit(_ bytes: [UInt8]) {
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            guard failure == nil else { return }
+            let e = Self.writeAll(fd, bytes)
+            if e != 0 { error.withLock { $0 = e } }
+        }
+    }
+
+    /// Returns once every submitted buffer is written (or dropped after a failure).
+    func drain() { queue.sync {} }
+
+    /// Writes all of `bytes`; 0 or the errno that stopped it.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32 {
+        bytes.withUnsafeBytes { b in
+            var off = 0
+            while off < b.count {
+                guard let base = b.baseAddress else { return 0 }
+                let n = Glibc.write(fd, base + off, b.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                off += n
+            }
+            return 0
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import PalaceLog
 import PalaceWire
 
@@ -87,9 +88,17 @@ public final class BatchExport {
             exported += 1
             return exported == 1 ? entry : HARFormat.separator + entry
         case .jsonl:
-            guard let (s, ex) = try nextExchange() else { finished = true; return nil }
-            exported += 1
-            return JSONLFormat.line(s, ex, redactor: redactor)
+            if let next = pendingChunk { pendingChunk = nil; return next }
+            var group: [(ExchangeSummary, LoadedExchange)] = []
+            while group.count < Self.groupSize, let item = try nextExchange() {
+                group.append(item)
+                exported += 1
+            }
+            guard !group.isEmpty else { finished = true; return nil }
+            let (first, second) = Self.jsonlLines(group, redactor: redactor)
+            if !second.isEmpty { pendingChunk = second }
+            return first
+
         case .openaiChat:
             while let (s, ex) = try nextExchange() {
                 if let line = OpenAIChatFormat.line(s, ex, redactor: redactor) { exported += 1; return line }
@@ -98,6 +107,37 @@ public final class BatchExport {
             finished = true
             return nil
         }
+    }
+
+    /// Exchanges formatted per JSONL chunk. A chunk holds their lines (a few MB at most for typical traffic).
+    static let groupSize = 256
+    /// The second half of the last group's lines, returned by the next `nextChunk`.
+    var pendingChunk: [UInt8]?
+
+    /// The JSON Lines of `group`, its two halves formatted in parallel (formatting — escaping, masking — is most of
+    /// an export's CPU, and the lines are independent); the halves' bytes in order. Sequential with `--redact`
+    /// patterns (a `Redactor` with patterns is not thread-safe) and for small groups.
+    static func jsonlLines(_ group: [(ExchangeSummary, LoadedExchange)], redactor: Redactor) -> ([UInt8], [UInt8]) {
+        guard group.count >= 8, !redactor.hasExtraPatterns else { return (lines(group[...], redactor), []) }
+        let mid = group.count / 2
+        let halves = Halves()
+        DispatchQueue.concurrentPerform(iterations: 2) { k in
+            if k == 0 { halves.first = lines(group[..<mid], redactor) } else { halves.second = lines(group[mid...], redactor) }
+        }
+        return (halves.first, halves.second)
+    }
+
+    /// The two halves' lines; each field is written by one of the two iterations, read after both are done.
+    final class Halves: @unchecked Sendable {
+        var first: [UInt8] = []
+        var second: [UInt8] = []
+    }
+
+    static func lines(_ part: ArraySlice<(ExchangeSummary, LoadedExchange)>, _ redactor: Redactor) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(part.reduce(0) { $0 + $1.1.requestBody.count + $1.1.responseBody.count + 2048 })
+        for (s, ex) in part { JSONLFormat.append(s, ex, redactor: redactor, to: &out) }
+        return out
     }
 
     /// For `.json`: the next case file's name (MoonPalace's rule) and bytes, or nil at the end.

@@ -109,7 +109,7 @@ public enum CaseExport {
             .enumerated().sorted { ($0.element.name.lowercased(), $0.offset) < ($1.element.name.lowercased(), $1.offset) }
             .map { redactor.header($0.element) }
         let body = ex.requestBody
-        let isText = !body.contains(0) && String(validating: body, as: UTF8.self) != nil
+        let isText = !body.contains(0) && UTF8Check.isValid(body)
         var lines: [String] = []
         var prefix = ""
         if !body.isEmpty && !isText { prefix = "printf '%s' '\(Base64.encode(body))' | base64 -d | " }
@@ -156,7 +156,7 @@ public enum CaseExport {
         }
         if first != UInt8(ascii: "{") && first != UInt8(ascii: "[") {
             // Not JSON: the (redacted) text as a string, without the `JSONValue` round trip.
-            if String(validating: bytes, as: UTF8.self) != nil {
+            if UTF8Check.isValid(bytes) {
                 JSONText.appendRedactedText(bytes, redactor, to: &out)
             } else {
                 JSONValue.appendString(redactor.text(String(decoding: bytes, as: UTF8.self)), to: &out)

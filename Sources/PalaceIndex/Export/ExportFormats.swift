@@ -24,7 +24,17 @@ public enum JSONLFormat {
     /// The line, written field by field into one buffer; bodies are copied from their bytes (`RedactedJSON`),
     /// the same text a `JSONObject` of the fields would serialise to.
     public static func line(_ s: ExchangeSummary, _ ex: LoadedExchange, redactor: Redactor) -> [UInt8] {
-        var w = JSONText(capacity: ex.requestBody.count + ex.responseBody.count + 2048)
+        var out: [UInt8] = []
+        out.reserveCapacity(ex.requestBody.count + ex.responseBody.count + 2048)
+        append(s, ex, redactor: redactor, to: &out)
+        return out
+    }
+
+    /// `line`, appended to `out` (a batch of lines in one buffer).
+    static func append(_ s: ExchangeSummary, _ ex: LoadedExchange, redactor: Redactor, to out: inout [UInt8]) {
+        var w = JSONText(capacity: 0)
+        swap(&w.out, &out)
+        defer { swap(&w.out, &out) }
         w.raw("{\"id\":"); w.int(s.id)
         w.raw(",\"requested_at\":"); w.string(ExportTime.iso(s.startedAt))
         w.raw(",\"state\":"); w.string(s.state)
@@ -74,7 +84,6 @@ public enum JSONLFormat {
             w.raw("null")
         }
         w.raw("}\n")
-        return w.out
     }
 
     static func str(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
@@ -237,7 +246,7 @@ public enum HARFormat {
     /// Writes the body as a JSON string: UTF-8 text (redacted), or base64 when the bytes are not text (returns
     /// true then).
     static func bodyText(_ bytes: [UInt8], _ redactor: Redactor, _ w: inout JSONText) -> Bool {
-        guard String(validating: bytes, as: UTF8.self) != nil else {
+        guard UTF8Check.isValid(bytes) else {
             w.string(Base64.encode(bytes))
             return true
         }

@@ -200,3 +200,10 @@ struct JSONText {
         }
     }
 }
+
+/// UTF-8 validity without building a String (`String(validating:)` allocates and copies; on a large body that
+/// was most of its cost). Same answer: both follow the Unicode definition.
+enum UTF8Check {
+    static func isValid(_ b: UnsafeBufferPointer<UInt8>) -> Bool { (try? UTF8Span(validating: b.span)) != nil }
+    static func isValid(_ a: [UInt8]) -> Bool { (try? UTF8Span(validating: a.span)) != nil }
+}

@@ -64,7 +64,7 @@ struct RedactedJSON {
             guard pos < src.count, src[pos] == UInt8(ascii: "\""), let (start, end, escaped, ascii) = scanString(),
                   !escaped else { return false }
             let key = UnsafeBufferPointer(rebasing: src[start..<end])
-            if !ascii && String(validating: key, as: UTF8.self) == nil { return false }
+            if !ascii && !UTF8Check.isValid(key) { return false }
             // A repeated key would collapse into one member on the slow path: leave such objects to it.
             var h: UInt64 = 0xcbf29ce484222325
             for b in key { h = (h ^ UInt64(b)) &* 0x100000001b3 }
@@ -153,7 +153,7 @@ struct RedactedJSON {
                 else { return false }
                 text = s
             } else {
-                guard ascii || String(validating: raw, as: UTF8.self) != nil else { return false }
+                guard ascii || UTF8Check.isValid(raw) else { return false }
                 text = String(decoding: raw, as: UTF8.self)
             }
             if secret && !text.isEmpty {
@@ -163,7 +163,7 @@ struct RedactedJSON {
             }
             return true
         }
-        if !ascii && String(validating: raw, as: UTF8.self) == nil { return false }
+        if !ascii && !UTF8Check.isValid(raw) { return false }
         out.append(UInt8(ascii: "\""))
         let at = out.count
         out.append(contentsOf: raw)

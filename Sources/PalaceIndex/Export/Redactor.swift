@@ -284,25 +284,36 @@ public final class Redactor: @unchecked Sendable {
                     return run(i + 7, dots: true).end - (i + 7) >= 8
                 }
             }
+            /// The cheap first test of a candidate: the rule's second byte (`k`, `y`, `e`/`E`) follows.
+            @inline(__always) func secondFits(_ j: Int) -> Bool {
+                guard j + 1 < n else { return false }
+                let b = p[j], c = p[j + 1]
+                return (b == 0x73 && c == 0x6B) || (b == 0x65 && c == 0x79) || (b | 0x20 == 0x62 && c | 0x20 == 0x65)
+            }
             let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, high: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
             @inline(__always) func equal(_ x: UInt64, _ c: UInt8) -> UInt64 {
                 let y = x ^ (ones &* UInt64(c))
                 return ~(((y & low) &+ low) | y) & high
             }
             var i = 0
-            while i + 8 <= n {
+            let lower = ones &* 0x20
+            while i + 9 <= n {
+                // Byte k of `x` and of `y` are p[i + k] and p[i + k + 1]: candidates are the pairs `sk`, `ey` and
+                // `be` (any case; `b | 0x20` is 0x62 for `b` and `B` only), rare in text, unlike their first letters.
                 let x = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
-                // `b | 0x20` is 0x62 for `b` and `B` only.
-                var m = equal(x, 0x73) | equal(x, 0x65) | equal(x | (ones &* 0x20), 0x62)
+                let y = UnsafeRawPointer(p + i + 1).loadUnaligned(as: UInt64.self)
+                var m = (equal(x, 0x73) & equal(y, 0x6B)) | (equal(x, 0x65) & equal(y, 0x79))
+                    | (equal(x | lower, 0x62) & equal(y | lower, 0x65))
                 while m != 0 {
-                    if matches(i + m.trailingZeroBitCount >> 3) { return true }
+                    let j = i + m.trailingZeroBitCount >> 3
                     m &= m - 1
+                    if matches(j) { return true }
                 }
                 i += 8
             }
             while i < n {
                 let b = p[i]
-                if (b == 0x73 || b == 0x65 || b | 0x20 == 0x62) && matches(i) { return true }
+                if (b == 0x73 || b == 0x65 || b | 0x20 == 0x62) && secondFits(i) && matches(i) { return true }
                 i += 1
             }
             return false
