@@ -15,6 +15,7 @@ import Glibc
         try a.rebuild()
         #expect(access(a.indexPath + "-fulltext-rebuild", F_OK) != 0, "the build file is removed")
         #expect(try RebuildMarker.state(a.db) == .none)
+        #expect(try a.db.scalar("SELECT v FROM exchange_text_config WHERE k = 'automerge'")?.int64 == 8)
         // The same connection (the tailer's path) and a second one add to the adopted segments.
         for i in 0..<5 { try await f.chat(user: "after \(i) 暗面", answer: "new answer \(i)") }
         #expect(try a.catchUp().exchanges == 5)

@@ -170,6 +170,7 @@ public final class ExchangeIndex: @unchecked Sendable {
                     SELECT segid, term, pgno FROM fulltext_build.exchange_text_idx;
                 DELETE FROM main.index_meta WHERE key = '\(RebuildMarker.key)';
                 """)
+            try c.execute("INSERT INTO main.exchange_text(exchange_text, rank) VALUES('automerge', 8)")
         }
     }
 

@@ -98,8 +98,20 @@ struct ExchangeRow {
     }
 
     static func contentType(_ headers: [HeaderField]) -> String? {
-        guard let v = headers.first(where: { $0.name.lowercased() == "content-type" })?.value else { return nil }
+        guard let v = headers.first(where: { isContentType($0.name) })?.value else { return nil }
         return String(v.split(separator: ";").first ?? "").trimmingSpaces.lowercased()
+    }
+
+    /// `name` is "Content-Type" in any case (no lowercased copy of every header name).
+    static func isContentType(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { u in
+            let want: StaticString = "content-type"
+            guard u.count == want.utf8CodeUnitCount else { return false }
+            let w = want.utf8Start
+            for k in 0..<u.count where u[k] | 0x20 != w[k] { return false }   // '-' | 0x20 == '-'
+            return true
+        }
     }
 
     mutating func add(chunk: ExchangeChunk, position: RecordPosition) {

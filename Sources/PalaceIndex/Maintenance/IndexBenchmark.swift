@@ -177,6 +177,32 @@ public struct IndexBenchmark {
         try add("full-text, all matching ids: '\(word)'", budget: 100, runs: max(1, runs / 2),
                 ours: { try index.ids(ListQuery(limit: 0, text: word)).count },
                 mp: { try mpCount("SELECT id FROM moonshot_requests WHERE request_body LIKE ? OR response_body LIKE ?", [.text(like(word)), .text(like(word))]) })
+        lines.append(try tailerLine())
         return lines
+    }
+
+    /// The proxy's tailer path (`IndexTailer`: `IndexUpdater.catchUp` with its small transactions), per exchange:
+    /// the log's first `exchanges` exchanges indexed into a scratch index file `perCatchUp` at a time — row,
+    /// full-text entry, watermark and commit each time, as `start` does every 250 ms. Wall and CPU ms per exchange.
+    func tailerLine(exchanges: Int = 2000, perCatchUp: Int = 5) throws -> Line {
+        let path = index.indexPath + "-tailer-bench"
+        ExchangeIndex.removeFiles(path)
+        defer { ExchangeIndex.removeFiles(path) }
+        let idx = try ExchangeIndex(indexPath: path, logDirectory: index.logDirectory)
+        var done = 0, watermark: UInt64 = 0, rounds = 0
+        let c0 = Self.processCPUMs(), t0 = ContinuousClock.now
+        while done < exchanges {
+            idx.updater.stopBefore = watermark + UInt64(2 * perCatchUp)
+            let r = try idx.updater.catchUp()
+            guard r.records > 0 else { break }
+            done += r.exchanges
+            watermark = r.watermark
+            rounds += 1
+        }
+        let d = (ContinuousClock.now - t0).components
+        let wall = Double(d.seconds) * 1000 + Double(d.attoseconds) / 1e15, cpu = Self.processCPUMs() - c0
+        let n = Double(max(done, 1))
+        return Line(name: "tailer path, per exchange (\(done) exchanges in \(rounds) catch-ups)", oursMs: wall / n,
+                    oursCPUMs: cpu / n, moonPalaceMs: nil, rows: done, budgetMs: nil)
     }
 }

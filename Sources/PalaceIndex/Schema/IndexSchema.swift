@@ -92,6 +92,7 @@ public enum IndexSchema {
             CREATE TABLE exchanges (\(cols.joined(separator: ", ")));
             CREATE TABLE index_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
             \(fullTextTableSQL)
+            \(fullTextTuningSQL)
             \(secondaryIndexesSQL)
             """
     }
@@ -102,6 +103,11 @@ public enum IndexSchema {
         CREATE VIRTUAL TABLE exchange_text USING fts5(text, content = '', columnsize = 0,
             tokenize = 'unicode61 remove_diacritics 2');
         """
+    /// FTS5 merges `automerge` segments of one level into one (default 4). The tailer commits a segment of a few
+    /// rows every 250 ms, so its cost per row is mostly merging: 8 rewrites each entry fewer times (measured
+    /// with 5 rows per commit: FTS cost 170 → 145 µs per row) at a few more segments per query. A tuning setting
+    /// stored in the table's config, not a layout change.
+    static let fullTextTuningSQL = "INSERT INTO exchange_text(exchange_text, rank) VALUES('automerge', 8);"
     static let insertTextSQL = "INSERT INTO exchange_text (rowid, text) VALUES (?, ?)"
 
     /// Secondary indexes, small on purpose: lookups by the last 8 characters of the ids (random hex: as selective
