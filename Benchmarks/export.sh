@@ -16,16 +16,18 @@ cleanup() { [ -n "${KEEP:-}" ] || rm -rf "$DIR"; }
 trap cleanup EXIT
 DATA=$DIR/data
 
-# Runs a command RUNS times; prints "median_seconds max_rss_kib".
+# Runs a command RUNS times; prints "median_seconds max_rss_kib median_cpu_seconds" (CPU = user + sys: the machine
+# may be shared, and CPU time does not depend on the load the way wall time does).
 measure() {
-  local t=() r=()
+  local t=() r=() c=()
   for _ in $(seq "$RUNS"); do
     rm -rf "$DIR/out" "$DIR/out.jsonl" "$DIR/out.har" "$DIR/imported"
-    /usr/bin/time -f "%e %M" -o "$DIR/time.txt" "$@" >/dev/null 2>"$DIR/stderr.txt" || { cat "$DIR/stderr.txt" >&2; exit 1; }
-    read -r s k < "$DIR/time.txt"; t+=("$s"); r+=("$k")
+    /usr/bin/time -f "%e %M %U %S" -o "$DIR/time.txt" "$@" >/dev/null 2>"$DIR/stderr.txt" || { cat "$DIR/stderr.txt" >&2; exit 1; }
+    read -r s k u y < "$DIR/time.txt"; t+=("$s"); r+=("$k"); c+=("$(awk -v u="$u" -v y="$y" 'BEGIN{printf "%.2f", u+y}')")
   done
   printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%s ", a[int((NR+1)/2)]}'
-  printf '%s\n' "${r[@]}" | sort -n | tail -1
+  printf '%s\n' "${r[@]}" | sort -n | tail -1 | tr '\n' ' '
+  printf '%s\n' "${c[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
 echo "export bench: $N exchanges in $DIR ($RUNS runs each, median wall time; peak RSS = max)"
@@ -38,16 +40,16 @@ fi
 [ -f "$DIR/moonpalace.sqlite" ] || "$BIN" import --write-fixture "$DIR/moonpalace.sqlite" --data-dir "$DATA" >/dev/null
 
 TEN=$(( N < 10000 ? N : 10000 ))
-read -r base_s base_k < <(measure "$BIN" list -n 0 --json --data-dir "$DATA")
-echo "baseline: list -n 0 --json of $N exchanges: ${base_s} s, peak RSS $((base_k / 1024)) MiB"
-read -r j_s j_k < <(measure "$BIN" export --all --format jsonl -o "$DIR/out.jsonl" --data-dir "$DATA")
-echo "JSONL export of $N: ${j_s} s (budget ≤ 5 s for 100,000; $(awk -v a="$j_s" -v b="$base_s" 'BEGIN{printf "%.2f", a/b}')× the baseline), peak RSS $((j_k / 1024)) MiB"
-read -r j10_s j10_k < <(measure "$BIN" export --all --limit "$TEN" --format jsonl -o "$DIR/out.jsonl" --data-dir "$DATA")
-echo "JSONL export of $TEN: ${j10_s} s, peak RSS $((j10_k / 1024)) MiB   (memory vs $N: $((j_k / 1024)) MiB)"
-read -r h_s h_k < <(measure "$BIN" export --all --limit "$TEN" --format har -o "$DIR/out.har" --data-dir "$DATA")
-echo "HAR export of $TEN: ${h_s} s (budget ≤ 2 s for 10,000), peak RSS $((h_k / 1024)) MiB"
-read -r ha_s ha_k < <(measure "$BIN" export --all --format har -o "$DIR/out.har" --data-dir "$DATA")
-echo "HAR export of $N: ${ha_s} s, peak RSS $((ha_k / 1024)) MiB"
-read -r i_s i_k < <(measure "$BIN" import "$DIR/moonpalace.sqlite" --data-dir "$DIR/imported")
-echo "import of $N MoonPalace rows (incl. indexing them): ${i_s} s (budget ≤ 20 s for 100,000), peak RSS $((i_k / 1024)) MiB"
+read -r base_s base_k base_c < <(measure "$BIN" list -n 0 --json --data-dir "$DATA")
+echo "baseline: list -n 0 --json of $N exchanges: ${base_s} s (CPU ${base_c} s), peak RSS $((base_k / 1024)) MiB"
+read -r j_s j_k j_c < <(measure "$BIN" export --all --format jsonl -o "$DIR/out.jsonl" --data-dir "$DATA")
+echo "JSONL export of $N: ${j_s} s, CPU ${j_c} s (budget ≤ 5 s for 100,000; $(awk -v a="$j_s" -v b="$base_s" 'BEGIN{printf "%.2f", a/b}')× the baseline), peak RSS $((j_k / 1024)) MiB"
+read -r j10_s j10_k j10_c < <(measure "$BIN" export --all --limit "$TEN" --format jsonl -o "$DIR/out.jsonl" --data-dir "$DATA")
+echo "JSONL export of $TEN: ${j10_s} s, CPU ${j10_c} s, peak RSS $((j10_k / 1024)) MiB   (memory vs $N: $((j_k / 1024)) MiB)"
+read -r h_s h_k h_c < <(measure "$BIN" export --all --limit "$TEN" --format har -o "$DIR/out.har" --data-dir "$DATA")
+echo "HAR export of $TEN: ${h_s} s, CPU ${h_c} s (budget ≤ 2 s for 10,000), peak RSS $((h_k / 1024)) MiB"
+read -r ha_s ha_k ha_c < <(measure "$BIN" export --all --format har -o "$DIR/out.har" --data-dir "$DATA")
+echo "HAR export of $N: ${ha_s} s, CPU ${ha_c} s, peak RSS $((ha_k / 1024)) MiB"
+read -r i_s i_k i_c < <(measure "$BIN" import "$DIR/moonpalace.sqlite" --data-dir "$DIR/imported")
+echo "import of $N MoonPalace rows (incl. indexing them): ${i_s} s, CPU ${i_c} s (budget ≤ 20 s for 100,000), peak RSS $((i_k / 1024)) MiB"
 ls -l "$DIR/moonpalace.sqlite" | awk '{ printf "MoonPalace database: %.1f MB\n", $5/1e6 }'
