@@ -83,4 +83,24 @@ import Glibc
         let doc = CJKSegmenter.document(prompt: [0x61, 0xFF, 0xE6, 0x9C], answer: Array("是的".utf8))
         #expect(String(decoding: doc, as: UTF8.self) == "a\u{FFFD}\u{FFFD}\u{FFFD}\n 是的 的 ")
     }
+
+    /// A catch-up resumes at the position of the last record read (not by scanning its segment for the sequence);
+    /// a fingerprint that no longer matches the log falls back to the sequence, reading every record once.
+    @Test func catchUpResumesAtTheLastPositionOrFallsBackToTheSequence() async throws {
+        let f = try LogFixture()
+        for i in 0..<7 { try await f.chat(user: "first \(i)") }
+        let idx = try f.index()
+        #expect(try idx.updater.catchUp().exchanges == 7)
+        for i in 0..<3 { try await f.chat(user: "second \(i)") }
+        let r = try idx.updater.catchUp()
+        #expect(r.exchanges == 3 && r.records == 6 && r.damage.isEmpty)
+        // A wrong position (as after a log was replaced): the sequence decides, nothing is read twice or skipped.
+        try IndexMeta.set(idx.db, "last_offset", .integer(3))
+        for i in 0..<2 { try await f.chat(user: "third \(i)") }
+        let r2 = try idx.updater.catchUp()
+        #expect(r2.exchanges == 2 && r2.records == 4 && r2.damage.isEmpty)
+        try await f.closeWriter()
+        #expect(try idx.list(ListQuery(limit: 0)).count == 12 && idx.ids(ListQuery(limit: 0, text: "third")).count == 2)
+        #expect(try idx.verify().isClean)
+    }
 }

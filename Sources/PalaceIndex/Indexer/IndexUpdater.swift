@@ -72,12 +72,23 @@ final class IndexUpdater {
             throw IndexError.interruptedRebuild(why)
         }
         if committed != start { open.removeAll() }
-        let it = reader.records(from: start)
+        // Resume at the last record read (its position is in the watermark's fingerprint) rather than by sequence:
+        // finding a sequence means reading its segment from the start — up to 64 MB on every catch-up of the
+        // tailer, every 250 ms. The fingerprint is checked first (a compacted or replaced log moves records).
+        let it: LogRecordIterator
+        if let fp = try? IndexMeta.fingerprint(db), fp.sequence &+ 1 == start, let r = try? reader.read(at: fp.position),
+           r.sequence == fp.sequence, r.timestamp == fp.timestamp {
+            it = reader.records(fromPosition: fp.position)
+        } else {
+            it = reader.records(from: start)
+        }
         do {
-            insertRow = try db.prepareUncached(ExchangeRow.insertSQL)
-            insertText = try db.prepareUncached(IndexSchema.insertTextSQL)
-            deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?")
+            // Kept across catch-ups (the tailer's run every 250 ms): preparing the row insert costs more than a row.
+            if insertRow == nil { insertRow = try db.prepareUncached(ExchangeRow.insertSQL) }
+            if insertText == nil { insertText = try db.prepareUncached(IndexSchema.insertTextSQL) }
+            if deleteRow == nil { deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?") }
             while let r = it.next() {
+                if r.sequence < start { continue }
                 if let stop = stopBefore, r.sequence >= stop { break }
                 try apply(r, report: &report)
                 last = r
@@ -99,7 +110,6 @@ final class IndexUpdater {
             insertRow = nil; insertText = nil; deleteRow = nil
             throw error
         }
-        insertRow = nil; insertText = nil; deleteRow = nil
         report.damage = it.damage.map(\.description)
         report.watermark = last.map { $0.sequence + 1 } ?? start
         committed = report.watermark
