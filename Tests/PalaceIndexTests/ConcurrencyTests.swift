@@ -60,7 +60,9 @@ final class StopFlag: Sendable {
         try await f.chat(end: false)
         let tailer = try IndexTailer(dataDirectory: f.dir, interval: .milliseconds(100))
         try tailer.start()
-        let task = Task { await tailer.run() }
+        // As in `start`: the tailer on a thread of its own (a busy cooperative pool — the other suites running in
+        // parallel — would otherwise delay its ticks by seconds).
+        let task = Task(executorPreference: BlockingWorkExecutor(name: "test-tailer")) { await tailer.run() }
         for i in 0..<20 { try await f.chat(user: "tail \(i)") }
         try await Task.sleep(for: .milliseconds(900))
         // A reader that does not catch up itself sees what the tailer indexed.
@@ -79,7 +81,9 @@ final class StopFlag: Sendable {
         let f = try LogFixture()
         let tailer = try IndexTailer(dataDirectory: f.dir)
         try tailer.start()
-        let task = Task { await tailer.run() }
+        // As in `start`: the tailer on a thread of its own (a busy cooperative pool — the other suites running in
+        // parallel — would otherwise delay its ticks by seconds).
+        let task = Task(executorPreference: BlockingWorkExecutor(name: "test-tailer")) { await tailer.run() }
         let reader = try f.index()
         let clock = ContinuousClock()
         let t0 = clock.now

@@ -4,7 +4,8 @@ import PalaceLog
 /// `moonpalace start` runs beside the server:
 /// ```swift
 /// let tailer = try IndexTailer(dataDirectory: dir, notice: log)
-/// let task = Task { await tailer.run() }   // cancel at shutdown
+/// let task = Task(executorPreference: BlockingWorkExecutor(name: "moonpalace-index")) { await tailer.run() }
+/// // cancel at shutdown; the executor (a thread of its own) because a catch-up blocks on SQLite
 /// ```
 /// Invariants: rows left `in_flight` by an earlier run are marked `incomplete` before the first catch-up (call
 /// `start()` before the proxy accepts traffic); an error (disk full, damaged index) is reported through `notice`
