@@ -268,7 +268,7 @@ public enum JSONBytes {
     /// The decoded text of the string value at `i`, or nil when it is not a string.
     static func string(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> String? {
         guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
-        var j = i + 1
+        let j = i + 1
         // Fast path: no escapes.
         var k = j
         while k < b.count && b[k] != UInt8(ascii: "\"") && b[k] != UInt8(ascii: "\\") { k += 1 }
@@ -277,40 +277,7 @@ public enum JSONBytes {
         }
         var out: [UInt8] = []
         out.reserveCapacity(k - j + 16)
-        func put(_ u: UInt32) {
-            let scalar = Unicode.Scalar(u) ?? "\u{FFFD}"
-            out.append(contentsOf: Array(String(Character(scalar)).utf8))
-        }
-        while j < b.count {
-            let c = b[j]
-            if c == UInt8(ascii: "\"") { break }
-            if c != UInt8(ascii: "\\") { out.append(c); j += 1; continue }
-            j += 1
-            guard j < b.count else { break }
-            switch b[j] {
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "u"):
-                var u: UInt32 = 0
-                for x in 1...4 { u = u << 4 | (j + x < b.count ? hexValue(b[j + x]) ?? 0 : 0) }
-                j += 4
-                if (0xD800..<0xDC00).contains(u), j + 6 < b.count, b[j + 1] == UInt8(ascii: "\\"),
-                   b[j + 2] == UInt8(ascii: "u") {
-                    var lo: UInt32 = 0
-                    for x in 3...6 { lo = lo << 4 | (hexValue(b[j + x]) ?? 0) }
-                    if (0xDC00..<0xE000).contains(lo) {
-                        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)
-                        j += 6
-                    }
-                }
-                put(u)
-            default: out.append(b[j])
-            }
-            j += 1
-        }
+        appendString(b, at: i, into: &out)
         return String(decoding: out, as: UTF8.self)
     }
 

@@ -104,30 +104,13 @@ struct CleanupCommand: AsyncParsableCommand {
     /// Appends tombstones (10,000 ids per record) through the log's one writer: this process's when the lock is
     /// free, else the running proxy's (control channel).
     static func tombstone(_ ids: [Int64], dataDirectory dir: DataDirectory) async throws {
-        let writer: LogWriter
-        do throws(LogError) {
-            writer = try LogWriter.open(directory: dir.logDirectory)
-        } catch {
-            guard case .locked(_, let pid) = error else { throw error }
-            guard let proxy = RunningProxy.find(dataDirectory: dir.path) else {
-                let who = pid.map { "moonpalace (pid \($0))" } ?? "another moonpalace"
-                throw IndexError.logBusy("\(who) is writing to this data directory's log and does not accept control "
-                    + "requests (not a proxy, or an older version); cleanup writes tombstones to the log: stop it and "
-                    + "run cleanup again, or use --dry-run meanwhile")
-            }
-            try await ControlClient.tombstone(ids.map { UInt64($0) }, reason: "cleanup", via: proxy)
-            return
-        }
-        var failure: (any Error)?
-        var start = 0
-        while start < ids.count && failure == nil {
-            let part = ids[start..<min(ids.count, start + 10_000)].map { UInt64($0) }
-            do { _ = try await writer.append(.tombstone(Tombstone(exchangeIDs: part, reason: "cleanup"))) } catch { failure = error }
-            start += 10_000
-        }
-        if failure == nil { do { try await writer.sync() } catch { failure = error } }
-        do { try await writer.close() } catch { if failure == nil { failure = error } }
-        if let failure { throw failure }
+        let parts = stride(from: 0, to: ids.count, by: 10_000).map { ids[$0..<min(ids.count, $0 + 10_000)].map { UInt64($0) } }
+        try await LogAppendRoute.run(
+            dir, whenBusy: "cleanup writes tombstones to the log: stop it and run cleanup again, or use --dry-run meanwhile",
+            direct: { writer in
+                for part in parts { _ = try await writer.append(.tombstone(Tombstone(exchangeIDs: part, reason: "cleanup"))) }
+            },
+            viaProxy: { proxy in try await ControlClient.tombstone(ids.map { UInt64($0) }, reason: "cleanup", via: proxy) })
     }
 
     /// The log's writer, or a message saying which process holds it.

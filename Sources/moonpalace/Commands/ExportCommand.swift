@@ -271,6 +271,19 @@ final class ExportProgress {
 /// through the `moonpalace start` serving the data directory (its control request), which owns the log.
 enum AnnotationSink {
     static func append(_ a: Annotation, dataDirectory dir: DataDirectory) async throws {
+        try await LogAppendRoute.run(dir, whenBusy: "stop it and run the command again",
+                                     direct: { writer in _ = try await writer.append(.annotation(a)) },
+                                     viaProxy: { proxy in try await ControlClient.annotate(a, via: proxy) })
+    }
+}
+
+/// The one way a CLI command adds records to a data directory's log: with its own writer when the log's lock is
+/// free (synced and closed after `direct`), else through the running proxy's control channel (`viaProxy`), since
+/// the log has exactly one writer. A lock held by a process that takes no control requests is an error ending with
+/// `whenBusy` (what the user can do).
+enum LogAppendRoute {
+    static func run(_ dir: DataDirectory, whenBusy: String, direct: (LogWriter) async throws -> Void,
+                    viaProxy: (RunningProxy) async throws -> Void) async throws {
         let writer: LogWriter
         do throws(LogError) {
             writer = try LogWriter.open(directory: dir.logDirectory)
@@ -279,13 +292,13 @@ enum AnnotationSink {
             guard let proxy = RunningProxy.find(dataDirectory: dir.path) else {
                 let who = pid.map { "moonpalace (pid \($0))" } ?? "another moonpalace"
                 throw IndexError.logBusy("\(who) is writing to this data directory's log and does not accept control "
-                    + "requests (an older version, or not a proxy); stop it and run the command again")
+                    + "requests (an older version, or not a proxy); " + whenBusy)
             }
-            try await ControlClient.annotate(a, via: proxy)
+            try await viaProxy(proxy)
             return
         }
         var failure: (any Error)?
-        do { _ = try await writer.append(.annotation(a)); try await writer.sync() } catch { failure = error }
+        do { try await direct(writer); try await writer.sync() } catch { failure = error }
         do { try await writer.close() } catch { if failure == nil { failure = error } }
         if let failure { throw failure }
     }
