@@ -140,7 +140,7 @@ struct MockHTTPService: Service {
 struct ParseErrorWhileWritingResponse: Error {}
 
 /// The `Date` response header: RFC 9110 §5.6.7 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), always GMT, English
-/// names, computed from the Unix time with civil-from-days arithmetic (no Foundation, no ICU). One formatted value is
+/// names, from the Unix time through libc's `gmtime_r` (no Foundation, no ICU). One formatted value is
 /// shared by every connection and replaced when the second changes.
 enum HTTPDate {
     private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
@@ -156,25 +156,16 @@ enum HTTPDate {
     }
 
     static func format(unixTime t: Int) -> String {
-        let days = t >= 0 ? t / 86400 : (t - 86399) / 86400
-        let secs = t - days * 86400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        let weekday = ((days % 7) + 11) % 7   // 1970-01-01 was a Thursday (index 4, Sunday = 0)
+        var time = time_t(t)
+        var p = tm()
+        gmtime_r(&time, &p)   // libc's UTC breakdown: no time zone lookup, no Foundation
         let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        var year4 = "\(year)"
-        while year4.utf8.count < 4 { year4 = "0" + year4 }
-        return "\(weekdays[weekday]), \(two(day)) \(months[month - 1]) \(year4) "
-            + "\(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60)) GMT"
+        func pad(_ n: Int32, _ width: Int) -> String {
+            let s = String(n)
+            return String(repeating: "0", count: max(0, width - s.utf8.count)) + s
+        }
+        return "\(weekdays[Int(p.tm_wday)]), \(pad(p.tm_mday, 2)) \(months[Int(p.tm_mon)]) \(pad(p.tm_year + 1900, 4)) "
+            + "\(pad(p.tm_hour, 2)):\(pad(p.tm_min, 2)):\(pad(p.tm_sec, 2)) GMT"
     }
 }
