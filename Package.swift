@@ -27,10 +27,12 @@ let package = Package(
         .target(name: "CPalaceDict"),
         // CRC-32C with the CPU's crc32 instruction when it has one (SSE4.2 / ARMv8), portable tables otherwise.
         .target(name: "CPalaceCRC"),
+        // The export's byte kernels (UTF-8 check, key-like test, JSON escaping in one SSE2 pass) and O_DIRECT.
+        .target(name: "CPalaceText"),
 
         .target(name: "PalaceWire"),
         .target(name: "PalaceLog", dependencies: ["CLZ4", "CPalaceDict", "CPalaceCRC"]),
-        .target(name: "PalaceIndex", dependencies: ["PalaceLog", "PalaceWire", "CSQLite", "CLZ4"]),
+        .target(name: "PalaceIndex", dependencies: ["PalaceLog", "PalaceWire", "CSQLite", "CLZ4", "CPalaceText"]),
         .target(name: "PalaceMock", dependencies: [
             "PalaceWire",
             .product(name: "Hummingbird", package: "hummingbird"),

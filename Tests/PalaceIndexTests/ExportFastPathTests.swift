@@ -131,6 +131,33 @@ import PalaceWire
         }
     }
 
+    /// The fused pass (UTF-8 check, key test and escaping in one go: raw text bodies) gives what the separate
+    /// steps give, or says "not UTF-8" exactly when String does, wherever the bad byte or the key sits (the SSE2
+    /// blocks, their boundaries, the scalar tail).
+    @Test func fusedTextPassMatchesTheSeparateSteps() throws {
+        var r = Rand(state: 6)
+        let bad: [[UInt8]] = [[0xC3], [0x80], [0xFF], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xF4, 0x90, 0x80, 0x80],
+                              [0xE0, 0x80, 0x80], [0xE4, 0xB8]]
+        let regex = try Redactor(extraPatterns: ["[0-9]{4}"])
+        for round in 0..<6_000 {
+            var s = Self.randomText(&r)
+            if round % 2 == 0 { s = String(repeating: s, count: 1 + r.int(12)) }
+            var bytes = Array(s.utf8)
+            if round % 3 == 0 { bytes.insert(contentsOf: r.pick(bad), at: r.int(bytes.count + 1)) }
+            let valid = String(validating: bytes, as: UTF8.self) != nil
+            for red in [Redactor.standard, Redactor.none, regex] {
+                var out: [UInt8] = [7]
+                let ok = JSONText.appendTextIfValid(bytes, red, to: &out)
+                #expect(ok == valid, "input \(bytes)")
+                if valid {
+                    #expect(out == [7] + JSONValue.string(red.text(s)).serializedBytes(), "input \(s.debugDescription)")
+                } else {
+                    #expect(out == [7])
+                }
+            }
+        }
+    }
+
     @Test func utf8CheckAgreesWithString() {
         var r = Rand(state: 5)
         let pieces: [[UInt8]] = [[0x41], [0xC3, 0xA9], [0xE4, 0xB8, 0xAD], [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0x80], [0xFF],

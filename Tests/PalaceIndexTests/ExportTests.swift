@@ -118,4 +118,33 @@ import Glibc
         #expect(access(dir + "/x.jsonl", F_OK) == 0)
         #expect(throws: IndexError.self) { try AtomicOutput(path: dir + "/x.jsonl", overwrite: false) }
     }
+
+    /// Several MiB in pieces of every size: whole 1 MiB blocks go out with O_DIRECT (where the file system has it),
+    /// the tail after clearing it; the file holds exactly the bytes written.
+    @Test func atomicOutputWritesLargeFilesExactly() throws {
+        var template = Array("/tmp/palace-atomic-XXXXXX".utf8CString)
+        let dir = String(cString: template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }!)
+        defer { _ = system("rm -rf '\(dir)'") }
+        var expected: [UInt8] = []
+        let out = try AtomicOutput(path: dir + "/big.jsonl", overwrite: false)
+        var seed: UInt64 = 9
+        for size in [1, 4095, 300_000, 1 << 20, 7, 2_000_001, 65_536, 12_345] {
+            var piece = [UInt8](repeating: 0, count: size)
+            for i in 0..<size { seed = seed &* 6364136223846793005 &+ 1; piece[i] = UInt8(truncatingIfNeeded: seed >> 33) }
+            try out.write(piece)
+            expected += piece
+        }
+        try out.commit()
+        let fd = open(dir + "/big.jsonl", O_RDONLY)
+        defer { close(fd) }
+        var got = [UInt8](repeating: 0, count: expected.count + 10)
+        var n = 0
+        while true {
+            let k = got.withUnsafeMutableBytes { read(fd, $0.baseAddress! + n, $0.count - n) }
+            if k <= 0 { break }
+            n += k
+        }
+        #expect(n == expected.count)
+        #expect(Array(got[0..<n]) == expected)
+    }
 }

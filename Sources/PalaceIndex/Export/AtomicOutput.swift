@@ -1,3 +1,4 @@
+import CPalaceText
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -12,8 +13,9 @@ import Darwin
 ///
 /// Refuses to replace an existing file unless `overwrite`; the check is repeated at commit (link(2) without
 /// overwrite), so a file created meanwhile is not clobbered either. Writes are buffered (256 KiB) and done by a
-/// write-behind thread (at most two buffers in flight), so the kernel's copy of a large export overlaps making the
-/// next bytes; a failed write is reported by the next `write` or by `commit`.
+/// write-behind thread (at most two buffers in flight; `WriteBehind`: whole 1 MiB blocks with O_DIRECT), so
+/// writing a large export overlaps making the next bytes; a failed write is reported by the next `write` or by
+/// `commit`.
 public final class AtomicOutput {
     public let path: String
     public let tempPath: String
@@ -80,8 +82,12 @@ public final class AtomicOutput {
     /// Writes everything handed over and waits for it.
     func flush() throws {
         handOff()
-        behind.drain()
+        behind.finish()
         try check()
+        // The last block may have been padded to 4 KiB (O_DIRECT that could not be cleared).
+        if ftruncate(fd, off_t(bytesWritten)) != 0 {
+            throw IndexError.invalidArgument("writing \(path) failed: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Flushes, fsyncs and renames the file into place.
@@ -121,13 +127,33 @@ public final class AtomicOutput {
 
 /// The write(2) calls of an `AtomicOutput`, on a serial queue: `submit` blocks while two buffers are in flight
 /// (memory stays bounded); after the first failure the rest is dropped and `failure` holds its errno.
+///
+/// The queue gathers the bytes into one 1 MiB page-aligned block and writes whole blocks with O_DIRECT where the
+/// file system takes it: a multi-GB export then goes from this buffer to the disk, without the kernel copying it
+/// into the page cache (a quarter of a JSONL export's CPU) and without the dirty pages `commit`'s fsync would
+/// otherwise wait for (measured here: 1.5 GB/s direct against 0.19 GB/s buffered + fsync). The first direct
+/// write happens at the first full block (offset 0), so small files (case exports) never use it; the last,
+/// partial block is written direct up to its last whole 4 KiB and the rest after clearing O_DIRECT. EINVAL from
+/// a direct write (a file system without it) switches back to buffered writes for the rest of the file.
 final class WriteBehind: @unchecked Sendable {
     let fd: Int32
     private let queue = DispatchQueue(label: "moonpalace.export.write")
     private let slots = DispatchSemaphore(value: 2)
     private let error = Mutex<Int32>(0)
+    static let blockSize = 1 << 20
+    static let alignment = 4096
+    // Touched on `queue` only.
+    private let block: UnsafeMutableRawPointer
+    private var filled = 0
+    private var direct = false
+    private var directUnavailable = palace_o_direct_flag() == 0
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32) {
+        self.fd = fd
+        block = UnsafeMutableRawPointer.allocate(byteCount: Self.blockSize, alignment: Self.alignment)
+    }
+
+    deinit { block.deallocate() }
 
     var failure: Int32? {
         let e = error.withLock { $0 }
@@ -139,29 +165,84 @@ final class WriteBehind: @unchecked Sendable {
         queue.async { [self] in
             defer { slots.signal() }
             guard failure == nil else { return }
-            let e = Self.writeAll(fd, bytes)
-            if e != 0 { error.withLock { $0 = e } }
+            bytes.withUnsafeBytes { src in
+                var off = 0
+                while off < src.count, failure == nil {
+                    let n = min(src.count - off, Self.blockSize - filled)
+                    if let base = src.baseAddress { (block + filled).copyMemory(from: base + off, byteCount: n) }
+                    filled += n
+                    off += n
+                    if filled == Self.blockSize { writeBlock() }
+                }
+            }
+        }
+    }
+
+    /// Writes the full block (direct when possible).
+    private func writeBlock() {
+        if !direct && !directUnavailable {
+            direct = setDirect(true)
+            if !direct { directUnavailable = true }
+        }
+        write(block, filled)
+        filled = 0
+    }
+
+    /// Writes `count` bytes at `p`; a direct write the file system refuses (EINVAL) is retried buffered.
+    private func write(_ p: UnsafeRawPointer, _ count: Int) {
+        var (e, done) = Self.writeAll(fd, p, count)
+        if e == EINVAL && direct {
+            direct = false
+            directUnavailable = true
+            _ = setDirect(false)
+            (e, _) = Self.writeAll(fd, p + done, count - done)
+        }
+        if e != 0 { error.withLock { $0 = e } }
+    }
+
+    private func setDirect(_ on: Bool) -> Bool {
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0 else { return false }
+        let d = palace_o_direct_flag()
+        return fcntl(fd, F_SETFL, on ? flags | d : flags & ~d) == 0
+    }
+
+    /// Writes what the block holds and returns once everything submitted is written (or dropped after a failure).
+    func finish() {
+        queue.sync {
+            guard failure == nil, filled > 0 else { filled = 0; return }
+            let whole = direct ? filled & ~(Self.alignment - 1) : 0
+            if whole > 0 { write(block, whole) }
+            if direct && setDirect(false) { direct = false }
+            if failure == nil, filled > whole {
+                if direct {
+                    // O_DIRECT could not be cleared: pad to a whole 4 KiB block; commit truncates to the size.
+                    let padded = (filled - whole + Self.alignment - 1) & ~(Self.alignment - 1)
+                    (block + filled).initializeMemory(as: UInt8.self, repeating: 0, count: whole + padded - filled)
+                    write(block + whole, padded)
+                } else {
+                    write(block + whole, filled - whole)
+                }
+            }
+            filled = 0
         }
     }
 
     /// Returns once every submitted buffer is written (or dropped after a failure).
     func drain() { queue.sync {} }
 
-    /// Writes all of `bytes`; 0 or the errno that stopped it.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32 {
-        bytes.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count {
-                guard let base = b.baseAddress else { return 0 }
-                let n = Glibc.write(fd, base + off, b.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                off += n
+    /// Writes all of `count` bytes at `p`; 0 or the errno that stopped it, and the bytes written before.
+    static func writeAll(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) -> (Int32, Int) {
+        var off = 0
+        while off < count {
+            let n = Glibc.write(fd, p + off, count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return (errno, off)
             }
-            return 0
+            off += n
         }
+        return (0, off)
     }
 }
 

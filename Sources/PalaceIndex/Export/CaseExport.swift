@@ -155,10 +155,9 @@ public enum CaseExport {
             return
         }
         if first != UInt8(ascii: "{") && first != UInt8(ascii: "[") {
-            // Not JSON: the (redacted) text as a string, without the `JSONValue` round trip.
-            if UTF8Check.isValid(bytes) {
-                JSONText.appendRedactedText(bytes, redactor, to: &out)
-            } else {
+            // Not JSON: the (redacted) text as a string, without the `JSONValue` round trip; validity, key test
+            // and escaping in one pass.
+            if !JSONText.appendTextIfValid(bytes, redactor, to: &out) {
                 JSONValue.appendString(redactor.text(String(decoding: bytes, as: UTF8.self)), to: &out)
             }
             return

@@ -246,11 +246,8 @@ public enum HARFormat {
     /// Writes the body as a JSON string: UTF-8 text (redacted), or base64 when the bytes are not text (returns
     /// true then).
     static func bodyText(_ bytes: [UInt8], _ redactor: Redactor, _ w: inout JSONText) -> Bool {
-        guard UTF8Check.isValid(bytes) else {
-            w.string(Base64.encode(bytes))
-            return true
-        }
-        w.redactedText(bytes, redactor)
-        return false
+        if JSONText.appendTextIfValid(bytes, redactor, to: &w.out) { return false }
+        w.string(Base64.encode(bytes))
+        return true
     }
 }

@@ -1,3 +1,4 @@
+import CPalaceText
 import PalaceLog
 import PalaceWire
 
@@ -73,137 +74,89 @@ struct JSONText {
     /// `redactedText` into any buffer: masks the bytes in a copy instead of going through `String` (the default
     /// rules need no decoding). `utf8` must be valid UTF-8.
     static func appendRedactedText(_ utf8: [UInt8], _ redactor: Redactor, to out: inout [UInt8]) {
-        guard redactor.enabled else { utf8.withUnsafeBufferPointer { JSONValue.appendString(utf8: $0, to: &out) }; return }
-        guard !redactor.hasExtraPatterns else {
-            JSONValue.appendString(redactor.text(String(decoding: utf8, as: UTF8.self)), to: &out)
-            return
-        }
-        // Most text has nothing to mask: look first (read only), copy only when something changes.
-        let clean = utf8.withUnsafeBufferPointer { !Redactor.hasKeyLike($0) }
-        if clean {
-            utf8.withUnsafeBufferPointer { appendEscapedText($0, to: &out) }
-            return
-        }
-        var copy = utf8
-        copy.withUnsafeMutableBufferPointer { b in
-            _ = Redactor.maskKeyLike(in: b)
-            appendEscapedText(UnsafeBufferPointer(b), to: &out)
+        utf8.withUnsafeBufferPointer { b in
+            guard redactor.enabled else { _ = escape(b, flags: 0, to: &out); return }
+            guard !redactor.hasExtraPatterns else {
+                JSONValue.appendString(redactor.text(String(decoding: b, as: UTF8.self)), to: &out)
+                return
+            }
+            // Most text has nothing to mask: one pass looks and escapes; a copy is masked only when needed.
+            if escape(b, flags: PALACE_ESCAPE_CHECK_KEYS, to: &out) == PALACE_ESCAPE_KEY_LIKE { appendMasked(b, to: &out) }
         }
     }
 
-    /// `JSONValue.appendString(utf8:to:)` — the same bytes — for long text dense with characters to escape (a
-    /// raw SSE body is JSON written as text: a quote every few bytes). Escapes are found with exact per-byte
-    /// word masks, counted by popcount, and the text between them is copied 8 bytes at a time, where the
-    /// general escaper drops to one byte at a time in every word that holds an escape. `bytes` must be valid UTF-8.
+    /// `appendRedactedText` when `bytes` is valid UTF-8 (checked in the same pass); false, with `out` unchanged,
+    /// when it is not.
+    static func appendTextIfValid(_ bytes: [UInt8], _ redactor: Redactor, to out: inout [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { b in
+            guard redactor.enabled, !redactor.hasExtraPatterns else {
+                if redactor.enabled {
+                    guard UTF8Check.isValid(b) else { return false }
+                    JSONValue.appendString(redactor.text(String(decoding: b, as: UTF8.self)), to: &out)
+                    return true
+                }
+                return escape(b, flags: PALACE_ESCAPE_CHECK_UTF8, to: &out) == PALACE_ESCAPE_OK
+            }
+            switch escape(b, flags: PALACE_ESCAPE_CHECK_UTF8 | PALACE_ESCAPE_CHECK_KEYS, to: &out) {
+            case PALACE_ESCAPE_OK: return true
+            case PALACE_ESCAPE_KEY_LIKE:
+                // The pass stopped at the key: the rest is still to be checked.
+                guard UTF8Check.isValid(b) else { return false }
+                appendMasked(b, to: &out)
+                return true
+            default: return false
+            }
+        }
+    }
+
+    /// The escaped string of `b` with key-like tokens masked (valid UTF-8 stays valid: only ASCII bytes change).
+    static func appendMasked(_ b: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        var copy = Array(b)
+        copy.withUnsafeMutableBufferPointer { m in
+            _ = Redactor.maskKeyLike(in: m)
+            _ = escape(UnsafeBufferPointer(m), flags: 0, to: &out)
+        }
+    }
+
+    /// `JSONValue.appendString(utf8:to:)` — the same bytes — for valid UTF-8, with the SSE2 kernel (a raw SSE
+    /// body is JSON written as text: a quote every few bytes).
     static func appendEscapedText(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        #if _endian(little)
-        let n = bytes.count
-        guard let src = bytes.baseAddress, n >= 16 else { JSONValue.appendString(utf8: bytes, to: &out); return }
-        @inline(__always) func load(_ i: Int) -> UInt64 { UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self) }
-        var extra = 0
-        var i = 0
-        while i + 8 <= n {
-            let (qb, control) = specials(load(i))
-            if qb | control != 0 {
-                extra += qb.nonzeroBitCount
-                var c = control
-                while c != 0 { extra += escapeLength(src[i + c.trailingZeroBitCount >> 3]) - 1; c &= c - 1 }
-            }
-            i += 8
-        }
-        while i < n {
-            let b = src[i]
-            if b < 0x20 || b == 0x22 || b == 0x5C { extra += escapeLength(b) - 1 }
-            i += 1
-        }
+        _ = escape(bytes, flags: 0, to: &out)
+    }
+
+    /// Appends `src` as a JSON string (quotes included) with `palace_json_escape` and `flags`; returns its status.
+    /// `out` is unchanged unless the status is `PALACE_ESCAPE_OK`.
+    static func escape(_ src: UnsafeBufferPointer<UInt8>, flags: Int32, to out: inout [UInt8]) -> Int32 {
         let start = out.count
-        // 8 bytes of slack: the copy stores whole words, the last of which may reach past the end.
-        out.append(contentsOf: repeatElement(0, count: n + extra + 2 + 8))
-        out.withUnsafeMutableBufferPointer { buffer in
-            guard let dst = buffer.baseAddress.map({ $0 + start }) else { return }
-            dst[0] = UInt8(ascii: "\"")
-            var j = 1
-            i = 0
-            while i + 8 <= n {
-                let v = load(i)
-                let (qb, control) = specials(v)
-                var m = qb | control
-                if m == 0 {
-                    UnsafeMutableRawPointer(dst + j).storeBytes(of: v, as: UInt64.self)
-                    i += 8; j += 8
-                    continue
-                }
-                var from = 0
-                while m != 0 {
-                    let k = m.trailingZeroBitCount >> 3
-                    UnsafeMutableRawPointer(dst + j).storeBytes(of: v >> UInt64(from * 8), as: UInt64.self)
-                    j += k - from
-                    j += writeEscape(src[i + k], to: dst + j)
-                    from = k + 1
-                    m &= m - 1
-                }
-                UnsafeMutableRawPointer(dst + j).storeBytes(of: v >> UInt64(from * 8), as: UInt64.self)
-                j += 8 - from
-                i += 8
+        // Room for typical text (a quote every few bytes); the kernel says when it needs the worst case.
+        var room = src.count + src.count >> 2 + 256
+        while true {
+            out.append(contentsOf: repeatElement(0, count: room + 2))
+            var status: Int32 = 0
+            let written = out.withUnsafeMutableBufferPointer { b -> Int in
+                guard let base = b.baseAddress else { return 0 }
+                let dst = base + start
+                dst[0] = UInt8(ascii: "\"")
+                let n = palace_json_escape(src.baseAddress, src.count, dst + 1, room, flags, &status)
+                if status == PALACE_ESCAPE_OK { dst[n + 1] = UInt8(ascii: "\"") }
+                return n
             }
-            while i < n {
-                let b = src[i]
-                i += 1
-                if b < 0x20 || b == 0x22 || b == 0x5C { j += writeEscape(b, to: dst + j) } else { dst[j] = b; j += 1 }
+            if status == PALACE_ESCAPE_OK {
+                out.removeLast(room - written)
+                return status
             }
-            dst[j] = UInt8(ascii: "\"")
-        }
-        out.removeLast(8)
-        #else
-        JSONValue.appendString(utf8: bytes, to: &out)
-        #endif
-    }
-
-    /// Exact per-byte masks (the high bit of each byte that is one) of the 8 bytes of `x`: `"` or `\`, and
-    /// control characters (< 0x20). No carries between bytes: each byte's sum stays below 0x100.
-    @inline(__always)
-    static func specials(_ x: UInt64) -> (quoteOrBackslash: UInt64, control: UInt64) {
-        let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, high: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
-        let q = x ^ (ones &* 0x22), b = x ^ (ones &* 0x5C)
-        let quote = ~(((q & low) &+ low) | q) & high
-        let backslash = ~(((b & low) &+ low) | b) & high
-        let control = ~(((x & low) &+ (ones &* 0x60)) | x) & high
-        return (quote | backslash, control)
-    }
-
-    /// Bytes the escaped form of `b` takes (`b` needs escaping).
-    @inline(__always)
-    static func escapeLength(_ b: UInt8) -> Int {
-        switch b {
-        case 0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x08, 0x0C: 2
-        default: 6
-        }
-    }
-
-    /// Writes the escape of `b` (which needs one) at `dst`; returns its length.
-    @inline(__always)
-    static func writeEscape(_ b: UInt8, to dst: UnsafeMutablePointer<UInt8>) -> Int {
-        dst[0] = UInt8(ascii: "\\")
-        switch b {
-        case 0x22: dst[1] = 0x22; return 2
-        case 0x5C: dst[1] = 0x5C; return 2
-        case 0x0A: dst[1] = UInt8(ascii: "n"); return 2
-        case 0x0D: dst[1] = UInt8(ascii: "r"); return 2
-        case 0x09: dst[1] = UInt8(ascii: "t"); return 2
-        case 0x08: dst[1] = UInt8(ascii: "b"); return 2
-        case 0x0C: dst[1] = UInt8(ascii: "f"); return 2
-        default:
-            let hex: StaticString = "0123456789abcdef"
-            dst[1] = UInt8(ascii: "u"); dst[2] = UInt8(ascii: "0"); dst[3] = UInt8(ascii: "0")
-            dst[4] = hex.utf8Start[Int(b >> 4)]; dst[5] = hex.utf8Start[Int(b & 0xF)]
-            return 6
+            out.removeSubrange(start...)
+            let worst = src.count * 6 + 256
+            guard status == PALACE_ESCAPE_NO_ROOM, room < worst else { return status }
+            room = worst
         }
     }
 }
 
 /// UTF-8 validity without building a String (`String(validating:)` allocates and copies; on a large body that
-/// was most of its cost). Same answer: both follow the Unicode definition.
+/// was most of its cost), 16 bytes at a time over ASCII (`palace_utf8_valid`). Same answer: both follow the Unicode
+/// definition.
 enum UTF8Check {
-    static func isValid(_ b: UnsafeBufferPointer<UInt8>) -> Bool { (try? UTF8Span(validating: b.span)) != nil }
-    static func isValid(_ a: [UInt8]) -> Bool { (try? UTF8Span(validating: a.span)) != nil }
+    static func isValid(_ b: UnsafeBufferPointer<UInt8>) -> Bool { palace_utf8_valid(b.baseAddress, b.count) != 0 }
+    static func isValid(_ a: [UInt8]) -> Bool { a.withUnsafeBufferPointer { isValid($0) } }
 }

@@ -1,3 +1,4 @@
+import CPalaceText
 import PalaceLog
 import PalaceWire
 #if canImport(Glibc)
@@ -249,75 +250,11 @@ public final class Redactor: @unchecked Sendable {
     }
 
     /// Whether `maskKeyLike` would change `bytes` (its dry run), looking only where a rule can start: a key-like
-    /// token begins a run of token bytes with `s`, `e` or `b`/`B`, found 8 bytes at a time with exact per-byte
-    /// masks. A match always changes something (the bytes it masks are token bytes or dots, never `*`), so the
-    /// first match answers.
+    /// token begins a run of token bytes with `sk`, `ey` or `be` (any case of b/e), found 16 bytes at a time
+    /// (`palace_has_key_like`, SSE2). A match always changes something (the bytes it masks are token bytes or
+    /// dots, never `*`), so the first match answers.
     static func hasKeyLike(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        let n = bytes.count
-        guard n >= 11, let p = bytes.baseAddress else { return false }
-        return tokenTable.withUnsafeBufferPointer { tokens in
-            func run(_ from: Int, dots: Bool) -> (end: Int, dots: Int) {
-                var j = from, d = 0
-                while j < n {
-                    let b = p[j]
-                    if tokens[Int(b)] { j += 1 } else if dots && b == 0x2E { d += 1; j += 1 } else { break }
-                }
-                return (j, d)
-            }
-            func matches(_ i: Int) -> Bool {
-                if i > 0 && tokens[Int(p[i - 1])] { return false }   // not where a run of token bytes starts
-                switch p[i] {
-                case 0x73:   // sk-
-                    guard i + 3 < n, p[i + 1] == 0x6B, p[i + 2] == 0x2D else { return false }
-                    return run(i + 3, dots: false).end - (i + 3) >= 16
-                case 0x65:   // eyJ
-                    guard i + 3 < n, p[i + 1] == 0x79, p[i + 2] == 0x4A else { return false }
-                    let r = run(i, dots: true)
-                    return r.dots == 2 && r.end - i >= 20
-                default:     // bearer (any case) and a space
-                    guard i + 7 < n else { return false }
-                    let word: StaticString = "bearer "
-                    for j in 0..<7 {
-                        let b = p[i + j]
-                        if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != word.utf8Start[j] { return false }
-                    }
-                    return run(i + 7, dots: true).end - (i + 7) >= 8
-                }
-            }
-            /// The cheap first test of a candidate: the rule's second byte (`k`, `y`, `e`/`E`) follows.
-            @inline(__always) func secondFits(_ j: Int) -> Bool {
-                guard j + 1 < n else { return false }
-                let b = p[j], c = p[j + 1]
-                return (b == 0x73 && c == 0x6B) || (b == 0x65 && c == 0x79) || (b | 0x20 == 0x62 && c | 0x20 == 0x65)
-            }
-            let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, high: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
-            @inline(__always) func equal(_ x: UInt64, _ c: UInt8) -> UInt64 {
-                let y = x ^ (ones &* UInt64(c))
-                return ~(((y & low) &+ low) | y) & high
-            }
-            var i = 0
-            let lower = ones &* 0x20
-            while i + 9 <= n {
-                // Byte k of `x` and of `y` are p[i + k] and p[i + k + 1]: candidates are the pairs `sk`, `ey` and
-                // `be` (any case; `b | 0x20` is 0x62 for `b` and `B` only), rare in text, unlike their first letters.
-                let x = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
-                let y = UnsafeRawPointer(p + i + 1).loadUnaligned(as: UInt64.self)
-                var m = (equal(x, 0x73) & equal(y, 0x6B)) | (equal(x, 0x65) & equal(y, 0x79))
-                    | (equal(x | lower, 0x62) & equal(y | lower, 0x65))
-                while m != 0 {
-                    let j = i + m.trailingZeroBitCount >> 3
-                    m &= m - 1
-                    if matches(j) { return true }
-                }
-                i += 8
-            }
-            while i < n {
-                let b = p[i]
-                if (b == 0x73 || b == 0x65 || b | 0x20 == 0x62) && secondFits(i) && matches(i) { return true }
-                i += 1
-            }
-            return false
-        }
+        bytes.count >= 11 && palace_has_key_like(bytes.baseAddress, bytes.count) != 0
     }
 
     /// Every match of `re` in `s` replaced by `*` of the same length (at least one).

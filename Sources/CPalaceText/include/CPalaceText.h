@@ -1,0 +1,39 @@
+#ifndef CPALACETEXT_H
+#define CPALACETEXT_H
+// Byte kernels of the batch export (PalaceIndex/Export): UTF-8 validation, the default redaction rules' "is there a
+// key-like token" test, and JSON string escaping, fused into one pass over a body. SSE2 on x86-64 (16 bytes per
+// step), portable code elsewhere; every path gives the same answers as the Swift definitions they replace
+// (Swift's UTF-8 validation, Redactor.hasKeyLike, JSONValue.appendString); PalaceIndexTests compare them.
+#include <stddef.h>
+#include <stdint.h>
+
+/// 1 when `bytes` is valid UTF-8 (the Unicode definition: no overlongs, surrogates or values above U+10FFFF).
+int palace_utf8_valid(const uint8_t *bytes, size_t count);
+
+/// 1 when the default rules would mask something in `bytes` (Redactor.hasKeyLike: `sk-` + 16 token bytes,
+/// `bearer ` + 8, a JWT `eyJ….….…` of at least 20 bytes, each starting a run of token bytes).
+int palace_has_key_like(const uint8_t *bytes, size_t count);
+
+// Flags of palace_json_escape.
+#define PALACE_ESCAPE_CHECK_UTF8 1   // stop with PALACE_ESCAPE_INVALID_UTF8 on invalid UTF-8
+#define PALACE_ESCAPE_CHECK_KEYS 2   // stop with PALACE_ESCAPE_KEY_LIKE where palace_has_key_like would say 1
+// Its statuses.
+#define PALACE_ESCAPE_OK 0
+#define PALACE_ESCAPE_INVALID_UTF8 1
+#define PALACE_ESCAPE_KEY_LIKE 2
+#define PALACE_ESCAPE_NO_ROOM 3
+
+/// Writes the JSON string escape of `src` (the content between the quotes: `"` `\` and bytes below 0x20 escaped,
+/// \n \r \t \b \f short, others \u00XX) at `dst`, which has room for `capacity` bytes; returns the bytes written
+/// and sets `*status`. Anything but PALACE_ESCAPE_OK leaves `dst` content undefined (the caller discards it).
+/// Room: `palace_escape_capacity(count)` always suffices; less may end with PALACE_ESCAPE_NO_ROOM. The kernel
+/// may store up to 16 bytes past what it reports written (never past `capacity`).
+size_t palace_json_escape(const uint8_t *src, size_t count, uint8_t *dst, size_t capacity, int flags, int *status);
+
+/// Room that always suffices for `palace_json_escape` of `count` bytes.
+static inline size_t palace_escape_capacity(size_t count) { return count * 6 + 256; }
+
+/// The O_DIRECT open flag of this platform (0 where there is none).
+int palace_o_direct_flag(void);
+
+#endif
