@@ -152,6 +152,46 @@ import Testing
         #expect(v["model"]?.stringValue == "k")
     }
 
+    /// The usual body is edited as bytes: the client's bytes kept exactly, the two members appended at the end of the
+    /// top-level object; the result reads the same as the tree edit's. Bodies it cannot decide go the tree way.
+    @Test func usualBodiesAreEditedAsBytesWithTheTreeEditsMeaning() throws {
+        let usual = [
+            #"{"model":"moonshot-v1-8k","messages":[{"role":"user","content":"Explain the phases of the moon."}]}"#,
+            #"{}"#, " { } ", "{\n  \"model\": \"k\",\n  \"temperature\": 0.30e0\n}\n",
+            #"{"model":"k","messages":[{"role":"user","content":"\u6708 \"quoted\" stream"}],"n":2}"#,
+            #"{"model":"k","extra":{"stream":false,"stream_options":1}}"#,
+        ]
+        for body in usual {
+            let bytes = Array(body.utf8)
+            guard case .rewritten(let out) = bytes.withUnsafeBufferPointer({ StreamRequestEdit.appendingStreamMembers($0) }) else {
+                Issue.record("not edited as bytes: \(body)")
+                continue
+            }
+            let close = bytes.lastIndex(of: UInt8(ascii: "}"))!
+            #expect(Array(out[..<close]) == Array(bytes[..<close]), "client bytes kept: \(body)")
+            #expect(Array(out.suffix(bytes.count - close)) == Array(bytes[close...]))
+            let edited = try JSONValue.parse(out)
+            guard case .object(var tree)? = try? JSONValue.parse(bytes) else { Issue.record("\(body)"); continue }
+            tree.set("stream", .bool(true))
+            tree.set("stream_options", .object({ var o = JSONObject(); o.set("include_usage", .bool(true)); return o }()))
+            #expect(edited == .object(tree), "\(body)")
+            #expect(ForceStream.rewrite(bytes) == out)
+        }
+        let undecided = [
+            #"{"stream":false}"#, #"{"model":"k","stream_options":{"x":1}}"#, #"{"a":1,"a":2}"#,
+            #"{"str\u0065am":true}"#, "{not json", #"{"a":1} x"#,
+        ]
+        for body in undecided {
+            #expect(Array(body.utf8).withUnsafeBufferPointer { StreamRequestEdit.appendingStreamMembers($0) } == .undecided, "\(body)")
+        }
+        for body in ["[1]", "7", #""s""#, "null"] {
+            #expect(Array(body.utf8).withUnsafeBufferPointer { StreamRequestEdit.appendingStreamMembers($0) } == .notAnObject)
+            #expect(ForceStream.rewrite(Array(body.utf8)) == nil)
+        }
+        // An escaped `stream` key set to true is still a streaming request (the tree decides, as before).
+        #expect(ForceStream.rewrite(Array(#"{"str\u0065am":true}"#.utf8)) == nil)
+    }
+
     @Test func streamingNonObjectAndInvalidBodiesAreLeftAlone() throws {
         #expect(ForceStream.rewrite(Array(#"{"stream":true}"#.utf8)) == nil)
         #expect(ForceStream.rewrite(Array("[1]".utf8)) == nil)

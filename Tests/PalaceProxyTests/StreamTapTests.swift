@@ -64,6 +64,22 @@ import Testing
         #expect(sse.facts == nil)
     }
 
+    /// The media type decides (parameters, surrounding blanks and ASCII case do not).
+    @Test func contentTypeIsReadAsAMediaType() {
+        for type in ["text/event-stream", "Text/Event-Stream; charset=utf-8", " text/event-stream ;x=1", "\ttext/event-stream\t"] {
+            #expect(StreamTap(contentType: type).isSSE, "\(type)")
+        }
+        for type in [nil, "", "text/event-streams", "text/event", "application/json", "text/event-stream-x; a=b", ";text/event-stream"] {
+            #expect(!StreamTap(contentType: type).isSSE, "\(String(describing: type))")
+        }
+        #expect(StreamTap.mediaType("Application/JSON; charset=utf-8", is: "application/json"))
+        #expect(!StreamTap.mediaType("application/jsonx", is: "application/json"))
+        var json = StreamTap(contentType: " APPLICATION/json ")
+        json.feed(Array(#"{"id":"x","object":"chat.completion","choices":[]}"#.utf8), now: 1)
+        json.finish(now: 2)
+        #expect(json.facts?.id == "x")
+    }
+
     @Test func otherBodiesAreLeftAlone() {
         var tap = StreamTap(contentType: "application/octet-stream")
         tap.feed([1, 2, 3], now: 1)

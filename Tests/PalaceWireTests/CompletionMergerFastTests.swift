@@ -157,8 +157,15 @@ import Testing
             #"{"id":"d","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"new id"}}]}"#,
             #"{"id":"c","created":12,"model":"m","choices":[{"index":0,"delta":{"content":"longer number"}}]}"#,
             #"{"id":"c","created":1.5,"model":"m","choices":[{"index":0,"delta":{"content":"fraction"}}]}"#,
-            #"{"id":"c","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}"#,
-            #"{"id":"c","choices":[{"index":0,"delta":{"content":"x"}}],"usage":{"prompt_tokens":1}}"#,
+            #"{"id":"c","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"st\u006fp"}]}"#,
+            #"{"id":"c","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":7}]}"#,
+            #"{"id":"c","choices":[{"index":0,"delta":{},"usage":[1]}]}"#,
+            #"{"id":"c","choices":[{"index":0,"delta":{},"usage":{"a":1,"a":2}}]}"#,
+            #"{"id":"c","choices":[{"index":0,"delta":{},"usage":{"a":}}]}"#,
+            #"{"id":"c","choices":[{"index":0,"delta":{},"usage":{"a":1},"usage":{"a":1}}]}"#,
+            #"{"id":"c","choices":[],"usage":5}"#,
+            #"{"id":"c","choices":[],"usage":{"prompt_tokens":1},"usage":null}"#,
+            #"{"id":"c","choices":[],"usage":{"prompt_tokens":1"#,
             #"{"id":"c","choices":[{"index":0,"delta":{"content":"x","content":"dup"}}]}"#,
             #"{"id":"c","id":"c","choices":[{"index":0,"delta":{"content":"x"}}]}"#,
             #"{"id":"c","choices":[{"index":0,"delta":{"con\u0074ent":"escaped key"}}]}"#,
@@ -175,7 +182,6 @@ import Testing
             #"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{"}}]}}]}"#,
             #"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[]}}]}"#,
             #"{"id":"c","choices":[{"index":0,"message":{"content":"message"}}]}"#,
-            #"{"id":"c","choices":[]}"#,
             #"{"id":"c","choices":[{}]}"#,
             #"{"id":"c","error":{"message":"x"},"choices":[{"index":0,"delta":{"content":"x"}}]}"#,
             #"{"id":"c","choices":[{"index":0,"delta":{"content":"x"}}]"#,
@@ -206,14 +212,54 @@ import Testing
                 #expect(taken == nil && merger.resultBytes() == before, "\(chunk)")
             }
         }
-        // Invalid UTF-8 inside a text: refused too.
+        // Invalid UTF-8 inside a text (or a finish reason): refused too.
         var merger = CompletionMerger()
         var text = first
         text.withUTF8 { _ = try? merger.add(json: $0) }
         for bad: [UInt8] in [[0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0x80]] {
             let chunk = Array(#"{"id":"c","choices":[{"index":0,"delta":{"content":"ab"#.utf8) + bad + Array(#""}}]}"#.utf8)
             #expect(chunk.withUnsafeBufferPointer { merger.addFast($0, onChoice: { _, _ in }, onText: { _, _, _ in }) } == nil)
+            let finish = Array(#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"s"#.utf8) + bad + Array(#""}]}"#.utf8)
+            #expect(finish.withUnsafeBufferPointer { merger.addFast($0, onChoice: { _, _ in }, onText: { _, _, _ in }) } == nil)
         }
         #expect(merger.chunkCount == 1)
+    }
+
+    /// The chunks that end a stream — a choice's finish reason with Moonshot's per-choice usage, OpenAI's usage-only
+    /// chunk with `choices: []`, a null usage — take the fast path too, with the tree merge's result and observer calls.
+    @Test func finishAndUsageChunksTakeTheFastPath() {
+        let first = #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null},{"index":1,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#
+        let enders = [
+            #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}"#,
+            #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":1,"delta":{},"finish_reason":"length","usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"prompt_tokens_details":{"cached_tokens":1}}}]}"#,
+            #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":null,"usage":null,"logprobs":null}]}"#,
+            #"{"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
+            #"{"usage":null,"id":"c","choices":[ ]}"#,
+            #"{"usage":{"prompt_tokens":9},"id":"c","choices":[]}"#,
+            #"{"usage":{"prompt_tokens":9},"id":"c","choices":[]}"#,
+            #"{"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":8}}"#,
+        ]
+        var tree = CompletionMerger()
+        var bytes = CompletionMerger()
+        var treeChoices: [String] = [], byteChoices: [String] = []
+        for (n, chunk) in ([first] + enders).enumerated() {
+            let value = try! JSONValue.parse(chunk)
+            CompletionMerger.observe(value, onChoice: { treeChoices.append("\($0):\($1)") }, onText: { _, _, _ in })
+            tree.add(chunk: value)
+            var text = chunk
+            let outcome = text.withUTF8 { data -> CompletionMerger.StreamChunk in
+                var probe = bytes
+                let fast = probe.addFast(data, onChoice: { _, _ in }, onText: { _, _, _ in })
+                #expect(n == 0 || fast != nil, "not on the fast path: \(chunk)")
+                return bytes.add(streamChunk: data, onChoice: { byteChoices.append("\($0):\($1)") }, onText: { _, _, _ in })
+            }
+            #expect(outcome == .merged(hasOutput: n == 1), "\(chunk)")
+            #expect(bytes.resultBytes() == tree.result().serializedBytes(), "after \(chunk)")
+        }
+        #expect(bytes.facts == tree.facts)
+        #expect(bytes.chunkCount == tree.chunkCount)
+        #expect(byteChoices == treeChoices)
+        #expect(bytes.facts.finishReasons == [0: "stop", 1: "length"])
+        #expect(bytes.facts.usage?.totalTokens == 8)
     }
 }

@@ -56,6 +56,41 @@ func parseAll(_ pieces: [ArraySlice<UInt8>]) -> [SSEEvent] {
         #expect(events.map(\.isDone) == [false, false, false, false, false, false, false, true, false])
     }
 
+    /// The usual events (read in place, without copying their data) among unusual ones, split everywhere: the
+    /// allocation-free reading (`append`/`next`/`withData`) gives the events `feed` gives, and both the expected ones.
+    @Test func inPlaceEventsEqualLineByLineReading() {
+        let text = ": c\n\n" + "data: {\"a\":1}\n\n" + "data:x\n\n" + "data: \n\n" + "data:\n\n" + "data: a\r\n\r\n"
+            + "data: b\n\r\n" + "data: c\ndata: d\n\n" + "data: 中文\n\n" + "event: e\ndata: f\n\n" + "data: g\n\n"
+        let stream = Array(text.utf8)
+        let expected: [(String, Bool)] = [("", false), (#"{"a":1}"#, true), ("x", true), ("", true), ("", true), ("a", true),
+                                          ("b", true), ("c\nd", true), ("中文", true), ("f", true), ("g", true)]
+        for cut in 0...stream.count {
+            for pieces in [[stream[..<cut], stream[cut...]], [stream[..<cut]] + stream[cut...].indices.map { stream[$0...$0] }] {
+                var parser = SSEParser()
+                var got: [(String, Bool)] = []
+                var raw: [UInt8] = []
+                for piece in pieces {
+                    parser.append(piece)
+                    while let found = parser.next() {
+                        got.append((parser.withData { String(decoding: $0, as: UTF8.self) }, found.hasData))
+                        raw += parser.withRaw(found) { Array($0) }
+                    }
+                }
+                #expect(got.map(\.0) == expected.map(\.0) && got.map(\.1) == expected.map(\.1), "cut at \(cut)")
+                #expect(raw == stream, "cut at \(cut)")
+                #expect(parseAll(pieces).map(\.data) == expected.map(\.0), "cut at \(cut)")
+            }
+        }
+        // swapData hands over an in-place event's data too.
+        var parser = SSEParser()
+        parser.append(Array("data: first\n\ndata: second\n\n".utf8))
+        _ = parser.next()
+        _ = parser.next()
+        var mine: [UInt8] = Array("old".utf8)
+        parser.swapData(&mine)
+        #expect(String(decoding: mine, as: UTF8.self) == "second")
+    }
+
     @Test func splitAtEveryByteBoundaryGivesIdenticalEvents() {
         let s = Self.stream
         for cut in 0...s.count {

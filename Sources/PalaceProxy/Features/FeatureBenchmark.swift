@@ -19,8 +19,16 @@ public enum FeatureBenchmark {
         public var tapNanosPerChunk: Double
         /// `RepeatDetector.feed(utf8:)` per token (tokens of 1–8 characters, mixed Chinese and English).
         public var repeatNanosPerToken: Double
+        /// One force-stream exchange's feature work, in the shape the mock (and Moonshot) streams: the request
+        /// rewrite, then a stream of a role chunk, `forcedChunks` content chunks, a finish chunk carrying `usage`
+        /// inside its choice, a usage-only chunk and `[DONE]`, fed in one read (as a batched upstream delivers it)
+        /// through the tap with the repeat watch, then the summary and the client's JSON. Per stream.
+        public var forcedNanosPerStream: Double
         public var tokens: Int
     }
+
+    /// Content chunks of the force-stream figure (the benchmark's X-Mock-Chunks).
+    public static let forcedChunks = 50
 
     public static func run(chunks: Int = 20_000) -> Figures {
         var rng: UInt64 = 0x9E3779B97F4A7C15
@@ -76,8 +84,41 @@ public enum FeatureBenchmark {
             for t in tokenBytes where t.withUnsafeBufferPointer({ d.feed(utf8: $0) }) { trips += 1 }
             return trips
         } / Double(tokens.count)
+        let forced = forcedStream(tokens: Array(tokens.prefix(forcedChunks)), id: id)
         return Figures(mergeNanosPerChunk: merge, mergeParsedNanosPerChunk: mergeParsed, resultNanosPerChunk: result,
-                       tapNanosPerChunk: tap, repeatNanosPerToken: detector, tokens: tokens.count)
+                       tapNanosPerChunk: tap, repeatNanosPerToken: detector, forcedNanosPerStream: forced,
+                       tokens: tokens.count)
+    }
+
+    /// See `Figures.forcedNanosPerStream`: best of 5 runs of 200 streams.
+    static func forcedStream(tokens: [String], id: String) -> Double {
+        let request = Array(#"{"model":"moonshot-v1-8k","messages":[{"role":"user","content":"Explain the phases of the moon."}]}"#.utf8)
+        let head = #"{"id":"\#(id)","object":"chat.completion.chunk","created":1700000000,"model":"moonshot-v1-8k","choices":[{"index":0,"#
+        var sse: [UInt8] = []
+        sse += SSEEncoder.encode(data: head + #""delta":{"role":"assistant","content":""},"finish_reason":null}]}"#)
+        for t in tokens {
+            let delta = JSONValue.object({ var o = JSONObject(); o.set("content", .string(t)); return o }())
+            sse += SSEEncoder.encode(data: head + #""delta":\#(delta.serialized()),"finish_reason":null}]}"#)
+        }
+        let usage = #"{"prompt_tokens":12,"completion_tokens":\#(tokens.count),"total_tokens":\#(12 + tokens.count)}"#
+        sse += SSEEncoder.encode(data: head + #""delta":{},"finish_reason":"stop","usage":\#(usage)}]}"#)
+        sse += SSEEncoder.encode(data: #"{"id":"\#(id)","object":"chat.completion.chunk","created":1700000000,"model":"moonshot-v1-8k","choices":[],"usage":\#(usage)}"#)
+        sse += SSEEncoder.done
+        let streams = 200
+        return best {
+            var sink = 0
+            for _ in 0..<streams {
+                sink &+= ForceStream.rewrite(request)?.count ?? 0
+                var tap = StreamTap(contentType: "text/event-stream")
+                tap.keepWholeMerge = true
+                tap.repeatWatch = RepeatWatch(settings: RepeatSettings())
+                tap.feed(sse, now: 1)
+                tap.finish(now: 2)
+                sink &+= tap.mergedCompletion()?.count ?? 0
+                sink &+= tap.facts?.usage?.completionTokens ?? 0
+            }
+            return sink
+        } / Double(streams)
     }
 
     /// Best of 5 runs, in thread CPU nanoseconds (the result of `body` is kept alive so it is not optimised away).

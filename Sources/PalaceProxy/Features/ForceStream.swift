@@ -10,7 +10,13 @@ enum ForceStream {
     /// The body to send upstream, or nil when the request is left alone: not a JSON object, or already
     /// `"stream": true` (that client streams and gets the stream unchanged). Sets `stream: true` and
     /// `stream_options.include_usage: true`, keeping every other member (and other `stream_options` members).
+    /// The usual body (no `stream` member yet) is edited as bytes (`StreamRequestEdit`); the others as a tree.
     static func rewrite(_ body: [UInt8]) -> [UInt8]? {
+        switch body.withUnsafeBufferPointer({ StreamRequestEdit.appendingStreamMembers($0) }) {
+        case .rewritten(let bytes): return bytes
+        case .notAnObject: return nil
+        case .undecided: break
+        }
         guard case .object(var object)? = try? JSONValue.parse(body) else { return nil }
         if object["stream"]?.boolValue == true { return nil }
         object.set("stream", .bool(true))

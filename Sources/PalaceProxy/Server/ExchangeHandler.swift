@@ -126,14 +126,13 @@ struct ExchangeHandler: Sendable {
     private func relay(head: UpstreamHead, transfer: UpstreamTransfer, exchange: ExchangeState,
                        watch: DisconnectWatch, executor: (any TaskExecutor)?) async -> Response {
         let status = HTTPResponse.Status(code: head.status, reasonPhrase: head.reason)
-        let noBody = exchange.method == "HEAD" || head.status == 204 || head.status == 304
-        let declared = exchange.curlDecoded ? nil : head.header("content-length").flatMap { Int($0) }
-        let fields = HeaderPolicy.response(head.headers, dropEncoding: exchange.curlDecoded, keepLength: noBody)
-
         if exchange.convertsToJSON {
             defer { watch.stop() }
             return await convert(status: status, head: head, transfer: transfer, exchange: exchange)
         }
+        let noBody = exchange.method == "HEAD" || head.status == 204 || head.status == 304
+        let declared = exchange.curlDecoded ? nil : head.header("content-length").flatMap { Int($0) }
+        let fields = HeaderPolicy.response(head.headers, dropEncoding: exchange.curlDecoded, keepLength: noBody)
         // Small non-stream bodies (by the upstream's own length, encoded or not) are relayed in one write.
         let upstreamLength = head.header("content-length").flatMap { Int($0) }
         if noBody || (!exchange.tap.isSSE && (upstreamLength ?? .max) <= Self.bufferedBodyLimit) {

@@ -27,8 +27,6 @@ struct StreamTap {
     private var chunkReasons: [Int: String] = [:]
     private var jsonBody: [UInt8] = []
     private var mergedCache: [UInt8]?
-    /// Storage that circulates with the parser's (see `SSEParser.swapData`).
-    private var eventData: [UInt8] = []
     private var jsonTooLarge = false
     /// Monotonic time of the first event carrying output (content, reasoning_content or tool-call arguments).
     private(set) var firstOutputNanos: UInt64?
@@ -49,26 +47,41 @@ struct StreamTap {
     private(set) var cutAt: Int?
 
     init(contentType: String?) {
-        let type = contentType?.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() } ?? ""
-        isSSE = type == "text/event-stream"
-        analyseJSON = type == "application/json"
+        isSSE = Self.mediaType(contentType, is: "text/event-stream")
+        analyseJSON = !isSSE && Self.mediaType(contentType, is: "application/json")
     }
     private let analyseJSON: Bool
+
+    /// Whether the media type of `contentType` (before any `;`, spaces and tabs trimmed) is `lower`, ASCII
+    /// case-insensitively (bytes compared in place: this runs for every response).
+    static func mediaType(_ contentType: String?, is lower: StaticString) -> Bool {
+        guard var type = contentType?.utf8[...] else { return false }
+        if let semicolon = type.firstIndex(of: UInt8(ascii: ";")) { type = type[..<semicolon] }
+        while let f = type.first, f == 0x20 || f == 0x09 { type = type.dropFirst() }
+        while let l = type.last, l == 0x20 || l == 0x09 { type = type.dropLast() }
+        guard type.count == lower.utf8CodeUnitCount else { return false }
+        var i = 0
+        for b in type {
+            let folded = b &- UInt8(ascii: "A") < 26 ? b | 0x20 : b
+            if folded != lower.utf8Start[i] { return false }
+            i += 1
+        }
+        return true
+    }
 
     mutating func feed(_ bytes: some Collection<UInt8>, now: UInt64) {
         if isSSE {
             guard cutAt == nil else { return }
             fedBytes += bytes.count
-            parser.append(bytes)
-            while let found = parser.next() {
+            // The parser is moved out while its events are handled, so each event's data is read where the parser
+            // holds it (no copy) while `handle` changes the rest of the tap.
+            var reader = SSEParser()
+            swap(&reader, &parser)
+            defer { swap(&reader, &parser) }
+            reader.append(bytes)
+            while let found = reader.next() {
                 consumedBytes += found.rawCount
-                if found.hasData {
-                    var data: [UInt8] = []
-                    swap(&data, &eventData)
-                    parser.swapData(&data)   // the event's data, without a copy
-                    data.withUnsafeBufferPointer { handle(data: $0, now: now) }
-                    swap(&data, &eventData)
-                }
+                if found.hasData { reader.withData { handle(data: $0, now: now) } }
                 if cutAt != nil { break }
             }
         } else if analyseJSON && !jsonTooLarge {

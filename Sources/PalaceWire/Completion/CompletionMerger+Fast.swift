@@ -17,10 +17,13 @@ import Darwin
 /// returns nil having changed nothing, and the chunk takes the general byte path (`addScanned`), which gives the
 /// same result as the `JSONValue` path for every chunk. The fast path therefore has to agree with that path only
 /// on the chunks it accepts:
-/// - top level: an object whose members are `choices`, `object`/`obfuscation` (strings, ignored) and members whose
-///   raw JSON equals the one the previous chunk gave them (`id`, `created`, `model`, …: no change, see `mergeTop`);
-/// - `choices`: a non-empty array of objects with `index` (a plain integer of a choice already merged; absent: the
-///   position), `delta` (object), `finish_reason: null`, `logprobs: null`;
+/// - top level: an object whose members are `choices`, `object`/`obfuscation` (strings, ignored), `usage` (an
+///   object, or null: ignored) and members whose raw JSON equals the one the previous chunk gave them (`id`,
+///   `created`, `model`, …: no change, see `mergeTop`);
+/// - `choices`: an array (empty: the usage-only chunk that ends an OpenAI stream) of objects with `index` (a plain
+///   integer of a choice already merged; absent: the position), `delta` (object), `finish_reason` (null, or a
+///   string without escapes: the chunk that finishes a choice), `usage` (object or null, Moonshot's placement),
+///   `logprobs: null`;
 /// - `delta`: `content`/`reasoning_content` (string or null), `role` equal to the merged one, `tool_calls` (a
 ///   non-empty array of objects with `index` and `function: {arguments: string}`).
 extension CompletionMerger {
@@ -36,12 +39,15 @@ extension CompletionMerger {
         var toolIndex: Int
     }
 
-    /// One choice of a fast chunk: its position in `choices`, its `index`, where its ops end.
+    /// One choice of a fast chunk: its position in `choices`, its `index`, where its ops end; its finish reason
+    /// (the string's bytes without quotes) and usage object, when it has them.
     struct FastChoice: Sendable {
         var at: Int
         var index: Int
         var opsEnd: Int
         var logprobsNull: Bool
+        var finishReason: Range<Int>?
+        var usage: Range<Int>?
     }
 
     /// Merges `data` on the fast path and returns `hasOutput`, or returns nil having changed nothing.
@@ -50,8 +56,10 @@ extension CompletionMerger {
         guard !choices.isEmpty, data.count < Int(Int32.max) else { return nil }
         fastOps.removeAll(keepingCapacity: true)
         fastChoices.removeAll(keepingCapacity: true)
+        fastTopUsage = nil
         guard scanFastChunk(data) else { return nil }
         chunkCount += 1
+        if let usage = fastTopUsage { topUsage = Self.parsed(data, usage) }
         var hasOutput = false
         var op = 0
         for c in 0..<fastChoices.count {
@@ -91,9 +99,30 @@ extension CompletionMerger {
                 }
             }
             if choice.logprobsNull { choices[at].logprobsSeen = true }
-            onChoice(choice.index, false)
+            if let reason = choice.finishReason {
+                choices[at].finishReason = .string(String(decoding: UnsafeBufferPointer(rebasing: data[reason]), as: UTF8.self))
+            }
+            if let usage = choice.usage { choices[at].usage = Self.parsed(data, usage) }
+            onChoice(choice.index, choice.finishReason != nil)
         }
         return hasOutput
+    }
+
+    /// The (validated) value in `range` as a `JSONValue`.
+    static func parsed(_ data: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> JSONValue {
+        (try? JSONValue.parse(UnsafeBufferPointer(rebasing: data[range]))) ?? .null
+    }
+
+    /// An object member's value that the fast path takes whole (`usage`): validated as the whole chunk's validation
+    /// would at `depth`; `pos` ends after it. Returns its range for an object, an empty range for `null` (the
+    /// general path ignores it), nil for anything else (not for the fast path).
+    private mutating func objectOrNull(_ b: UnsafeBufferPointer<UInt8>, _ pos: inout Int, depth: Int) -> Range<Int>?? {
+        guard pos < b.count else { return nil }
+        if b[pos] == UInt8(ascii: "n") { return Self.null(b, &pos) ? .some(nil) : nil }
+        guard b[pos] == UInt8(ascii: "{") else { return nil }
+        let start = pos
+        guard JSONScan(bytes: b).validateValue(at: &pos, depth: depth, keyScratch: &keyScratch) else { return nil }
+        return .some(start..<pos)
     }
 
     @inline(__always)
@@ -112,7 +141,7 @@ extension CompletionMerger {
     private mutating func scanFastChunk(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = b.count
         var pos = 0
-        var seen: UInt8 = 0          // choices 1, object 2, obfuscation 4
+        var seen: UInt8 = 0          // choices 1, object 2, obfuscation 4, usage 8
         var seenRaw: UInt64 = 0      // topRaw entries matched
         // The usual chunk repeats the previous one's bytes up to its `choices` array: compared whole, not re-read.
         var atChoices = false
@@ -137,9 +166,10 @@ extension CompletionMerger {
                 guard let key = Self.key(b, &pos) else { return false }
                 if Self.eq(b, key, "choices") {
                     guard seen & 1 == 0, pos < n, b[pos] == UInt8(ascii: "[") else { return false }
-                    // Everything before is valid and changes nothing (ignored, or equal to `topRaw`): remembered.
+                    // Everything before is valid and changes nothing (ignored, or equal to `topRaw`): remembered —
+                    // unless it holds a `usage`, which sets `topUsage` each time (so it is read every time).
                     fastPrefix.removeAll(keepingCapacity: true)
-                    fastPrefix.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<pos]))
+                    if seen & 8 == 0 { fastPrefix.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<pos])) }
                     fastPrefixSeen = seen
                     fastPrefixSeenRaw = seenRaw
                     seen |= 1
@@ -148,6 +178,10 @@ extension CompletionMerger {
                     let bit: UInt8 = key.count == 6 ? 2 : 4
                     guard seen & bit == 0, pos < n, b[pos] == UInt8(ascii: "\""), Self.string(b, &pos) != nil else { return false }
                     seen |= bit
+                } else if Self.eq(b, key, "usage") {
+                    guard seen & 8 == 0, let usage = objectOrNull(b, &pos, depth: 1) else { return false }
+                    seen |= 8
+                    fastTopUsage = usage
                 } else {
                     // Skipped only when it repeats the last value given for it (then merging it changes nothing).
                     var slot = -1
@@ -179,6 +213,7 @@ extension CompletionMerger {
     private mutating func scanChoices(_ b: UnsafeBufferPointer<UInt8>, _ pos: inout Int) -> Bool {
         let n = b.count
         pos = Self.ws(b, pos + 1)
+        if pos < n, b[pos] == UInt8(ascii: "]") { pos += 1; return true }
         var position = 0
         while true {
             guard pos < n, b[pos] == UInt8(ascii: "{"), scanChoice(b, &pos, position: position) else { return false }
@@ -195,9 +230,11 @@ extension CompletionMerger {
     private mutating func scanChoice(_ b: UnsafeBufferPointer<UInt8>, _ pos: inout Int, position: Int) -> Bool {
         let n = b.count
         pos = Self.ws(b, pos + 1)
-        var seen: UInt8 = 0   // index 1, delta 2, finish_reason 4, logprobs 8
+        var seen: UInt8 = 0   // index 1, delta 2, finish_reason 4, logprobs 8, usage 16
         var index = position
         var logprobsNull = false
+        var finishReason: Range<Int>?
+        var usage: Range<Int>?
         while true {
             guard let key = Self.key(b, &pos), pos < n else { return false }
             if Self.eq(b, key, "index") {
@@ -208,8 +245,19 @@ extension CompletionMerger {
                 guard seen & 2 == 0, b[pos] == UInt8(ascii: "{"), scanDelta(b, &pos) else { return false }
                 seen |= 2
             } else if Self.eq(b, key, "finish_reason") {
-                guard seen & 4 == 0, Self.null(b, &pos) else { return false }
+                guard seen & 4 == 0 else { return false }
                 seen |= 4
+                if b[pos] == UInt8(ascii: "\"") {
+                    let start = pos + 1
+                    guard let escaped = Self.string(b, &pos), !escaped else { return false }
+                    finishReason = start..<(pos - 1)
+                } else {
+                    guard Self.null(b, &pos) else { return false }
+                }
+            } else if Self.eq(b, key, "usage") {
+                guard seen & 16 == 0, let value = objectOrNull(b, &pos, depth: 3) else { return false }
+                seen |= 16
+                usage = value
             } else if Self.eq(b, key, "logprobs") {
                 guard seen & 8 == 0, Self.null(b, &pos) else { return false }
                 seen |= 8
@@ -232,7 +280,8 @@ extension CompletionMerger {
             at = i
         }
         guard at >= 0 else { return false }
-        fastChoices.append(FastChoice(at: at, index: index, opsEnd: fastOps.count, logprobsNull: logprobsNull))
+        fastChoices.append(FastChoice(at: at, index: index, opsEnd: fastOps.count, logprobsNull: logprobsNull,
+                                      finishReason: finishReason, usage: usage))
         return true
     }
 

@@ -40,6 +40,8 @@ public struct CompletionMerger: Sendable {
     var fastPrefix: [UInt8] = []
     var fastPrefixSeen: UInt8 = 0
     var fastPrefixSeenRaw: UInt64 = 0
+    /// The top-level `usage` object of the chunk the fast pass is scanning (nil: none, or null).
+    var fastTopUsage: Range<Int>?
 
     public init() {}
 

@@ -43,6 +43,13 @@ struct JSONScan {
         return pos == bytes.count
     }
 
+    /// Validates the one value starting at `pos` as `validate` does at nesting `depth` (so a value read on its own
+    /// is accepted exactly when it would be inside its document) and moves `pos` past it.
+    func validateValue(at pos: inout Int, depth: Int, keyScratch: inout [Range<Int>]) -> Bool {
+        keyScratch.removeAll(keepingCapacity: true)
+        return validateValue(&pos, depth: depth, keys: &keyScratch)
+    }
+
     private func validateValue(_ pos: inout Int, depth: Int, keys: inout [Range<Int>]) -> Bool {
         let start = pos
         guard validateValueBody(&pos, depth: depth, keys: &keys) else { return false }

@@ -7,7 +7,8 @@
 ///   unknown fields are ignored; a leading UTF-8 byte-order mark is ignored.
 /// - Every block with at least one non-blank line becomes an event (also comment-only ones: `hasData == false`).
 /// - Events have no size limit; memory held is the bytes of the one event still in progress.
-/// - Cost: each input byte is scanned once and copied twice (into the pending buffer, then into `raw`).
+/// - Cost: each input byte is scanned once and copied once into the pending buffer; the usual event, one `data:`
+///   line and a blank line (`data: …\n\n`), is read in place (its data is a range of that buffer, no copy).
 public struct SSEParser: Sendable {
     /// Bytes of the event in progress (from `pendingStart`, just after the previous event's terminator).
     private var buffer: [UInt8] = []
@@ -25,8 +26,10 @@ public struct SSEParser: Sendable {
     private var id: String?
     private var retry: Int?
     private var atStreamStart = true
-    /// The fields of the event `next()` returned last (its data in `completedData`).
+    /// The fields of the event `next()` returned last (its data in `completedData`, or in `buffer[completedRange]`
+    /// for an event read in place).
     private var completedData: [UInt8] = []
+    private var completedRange: Range<Int>?
     private var completedEvent: String?
     private var completedID: String?
     private var completedRetry: Int?
@@ -51,6 +54,7 @@ public struct SSEParser: Sendable {
 
     /// Allocation-free reading: `append` a piece, then call `next()` until it returns nil. Same events as `feed`.
     public mutating func append(_ bytes: some Collection<UInt8>) {
+        completedRange = nil
         if pendingStart > 0 {
             buffer.removeSubrange(0..<pendingStart)
             scan -= pendingStart
@@ -62,6 +66,8 @@ public struct SSEParser: Sendable {
 
     /// The next complete event of what was appended, or nil when more bytes are needed.
     public mutating func next() -> Found? {
+        if let found = nextInPlace() { return found }
+        completedRange = nil
         let count = buffer.count
         while scan < count {
             var i = scan
@@ -99,6 +105,42 @@ public struct SSEParser: Sendable {
         return nil
     }
 
+    /// The usual event, `data:` + value + `\n\n`, starting where the last event ended: read without copying its
+    /// data (same event, raw bytes and state as the line-by-line reading gives). nil: any other shape, or not all
+    /// of it here yet (then the line-by-line reading takes it, from the same position).
+    @inline(__always)
+    private mutating func nextInPlace() -> Found? {
+        let start = pendingStart
+        guard !atStreamStart, !hasFields, scan == start, lineStart == start else { return nil }
+        let count = buffer.count
+        return buffer.withUnsafeBufferPointer { b -> Found? in
+            guard let base = b.baseAddress, count - start >= 7, b[start] == UInt8(ascii: "d"), b[start + 1] == UInt8(ascii: "a"),
+                  b[start + 2] == UInt8(ascii: "t"), b[start + 3] == UInt8(ascii: "a"), b[start + 4] == UInt8(ascii: ":")
+            else { return nil }
+            let valueStart = b[start + 5] == UInt8(ascii: " ") ? start + 6 : start + 5
+            var i = start + 5
+            while i < count {
+                if i + 8 <= count {
+                    let v = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                    if !Self.hasLineEnd(v) { i += 8; continue }
+                }
+                let c = b[i]
+                if c == 0x0A || c == 0x0D { break }
+                i += 1
+            }
+            guard i + 1 < count, b[i] == 0x0A, b[i + 1] == 0x0A else { return nil }
+            let end = i + 2
+            completedRange = valueStart..<i
+            completedEvent = nil
+            completedID = nil
+            completedRetry = nil
+            pendingStart = end
+            lineStart = end
+            scan = end
+            return Found(raw: start..<end, hasData: true)
+        }
+    }
+
     /// Whether any byte of `x` is `\n` or `\r` (exact: the "has a zero byte" word trick on x ^ pattern).
     @inline(__always)
     static func hasLineEnd(_ x: UInt64) -> Bool {
@@ -109,12 +151,20 @@ public struct SSEParser: Sendable {
 
     /// The data of the event `next()` returned last (`data:` lines joined by `\n`).
     public func withData<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        try completedData.withUnsafeBufferPointer(body)
+        if let range = completedRange {
+            return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+        }
+        return try completedData.withUnsafeBufferPointer(body)
     }
 
     /// Exchanges the data of the event `next()` returned last with `other` (no copy: the caller reads the data from
     /// its own array, and the parser reuses the caller's old one).
     public mutating func swapData(_ other: inout [UInt8]) {
+        if let range = completedRange {   // read in place: copied out now
+            completedData.removeAll(keepingCapacity: true)
+            completedData.append(contentsOf: buffer[range])
+            completedRange = nil
+        }
         swap(&completedData, &other)
     }
 
@@ -206,7 +256,7 @@ public struct SSEParser: Sendable {
     }
 
     private func makeEvent(_ found: Found) -> SSEEvent {
-        SSEEvent(event: completedEvent, data: String(decoding: completedData, as: UTF8.self), id: completedID,
+        SSEEvent(event: completedEvent, data: withData { String(decoding: $0, as: UTF8.self) }, id: completedID,
                  retry: completedRetry, hasData: found.hasData, raw: Array(buffer[found.raw]))
     }
 

@@ -17,5 +17,6 @@ struct StartBenchCommand: ParsableCommand {
         print("result_ns_per_chunk \(Int(f.resultNanosPerChunk.rounded()))")
         print("tap_ns_per_chunk \(Int(f.tapNanosPerChunk.rounded()))")
         print("repeat_ns_per_token \(Int(f.repeatNanosPerToken.rounded()))")
+        print("forced_ns_per_stream \(Int(f.forcedNanosPerStream.rounded())) (\(FeatureBenchmark.forcedChunks) content chunks)")
     }
 }
