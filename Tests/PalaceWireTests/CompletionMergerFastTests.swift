@@ -225,6 +225,44 @@ import Testing
         #expect(merger.chunkCount == 1)
     }
 
+    /// A chunk of the remembered shape (the last fast chunk with another token) merges on the fast path, and a merge
+    /// on another path in between makes it be read in full again: the results always equal the tree merge's.
+    @Test func sameShapeChunksMergeLikeTheTree() {
+        let head = #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","#
+        let chunks = [
+            head + #""content":""},"finish_reason":null}]}"#,
+            head + #""content":"a"},"finish_reason":null}]}"#,
+            head + #""content":"b\n\u00e9"},"finish_reason":null}]}"#,
+            head + #""content":"c"},"finish_reason":null}]}  "#,                                                // other tail
+            head + #""content":"d"},"finish_reason":null}]}"#,
+            #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"user","content":"e"},"finish_reason":null}]}"#,   // general path: role changes
+            head + #""content":"f"},"finish_reason":null}]}"#,                                                  // must not take the remembered shape
+            head + #""content":"g\"},"finish_reason":null}]}"#,                                                 // escaped quote
+            head + #""content":"h"},"finish_reason":null}],"x":1}"#,
+            head + #""content":"bad \x"},"finish_reason":null}]}"#,                                             // invalid: refused
+            head + #""content":"i"},"finish_reason":null}]}"#,
+        ]
+        var tree = CompletionMerger()
+        var bytes = CompletionMerger()
+        var treeTexts: [String] = [], byteTexts: [String] = []
+        for chunk in chunks {
+            if let value = try? JSONValue.parse(chunk) {
+                CompletionMerger.observe(value, onChoice: { _, _ in }, onText: { treeTexts.append("\($0)\($1):" + String(decoding: $2, as: UTF8.self)) })
+                tree.add(chunk: value)
+            }
+            var text = chunk
+            _ = text.withUTF8 { bytes.add(streamChunk: $0, onChoice: { _, _ in },
+                                          onText: { byteTexts.append("\($0)\($1):" + String(decoding: $2, as: UTF8.self)) }) }
+            #expect(bytes.resultBytes() == tree.result().serializedBytes(), "after \(chunk)")
+            #expect(bytes.chunkCount == tree.chunkCount)
+        }
+        #expect(byteTexts == treeTexts)
+        // The usual token chunks are recognised by their shape.
+        var merger = CompletionMerger()
+        for chunk in chunks[0..<3] { var t = chunk; _ = t.withUTF8 { merger.add(streamChunk: $0, onChoice: { _, _ in }, onText: { _, _, _ in }) } }
+        #expect(merger.shapeTextStart > 0)
+    }
+
     /// The chunks that end a stream — a choice's finish reason with Moonshot's per-choice usage, OpenAI's usage-only
     /// chunk with `choices: []`, a null usage — take the fast path too, with the tree merge's result and observer calls.
     @Test func finishAndUsageChunksTakeTheFastPath() {

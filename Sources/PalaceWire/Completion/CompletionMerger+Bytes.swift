@@ -85,6 +85,7 @@ extension CompletionMerger {
             guard hasChoices else { return .notACompletionChunk }
         }
         chunkCount += 1
+        forgetShape()
         for i in 0..<memberCount {
             let (key, value) = ranges[i]
             let first = scan.bytes[value.lowerBound]

@@ -57,7 +57,10 @@ extension CompletionMerger {
         fastOps.removeAll(keepingCapacity: true)
         fastChoices.removeAll(keepingCapacity: true)
         fastTopUsage = nil
-        guard scanFastChunk(data) else { return nil }
+        if !sameShape(data) {
+            guard scanFastChunk(data) else { return nil }
+            noteShape(data)
+        }
         chunkCount += 1
         if let usage = fastTopUsage { topUsage = Self.parsed(data, usage) }
         var hasOutput = false
@@ -106,6 +109,57 @@ extension CompletionMerger {
             onChoice(choice.index, choice.finishReason != nil)
         }
         return hasOutput
+    }
+
+    // MARK: - The same shape again
+
+    /// Whether `data` is the last remembered chunk (`shapeBytes`) with another string in place of its one text:
+    /// the same bytes up to that string's opening quote and from its closing quote on, and a valid string between
+    /// (the usual stream: each chunk repeats the previous one but for its token). Such a chunk is valid JSON of
+    /// the same shape, so it merges exactly as the remembered one did, with its own text: the op and choice are
+    /// set up for `addFast`'s application without reading any key. The remembered chunk stays valid as long as
+    /// only the fast path merges (it never changes the state the pass checks — top-level values, choices, roles);
+    /// any other merge forgets it (`forgetShape`).
+    @inline(__always)
+    private mutating func sameShape(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = shapeTextStart
+        guard start > 0, let base = b.baseAddress else { return false }
+        let tail = shapeBytes.count - shapeTextEnd   // closing quote and the rest
+        let n = b.count
+        guard n >= start + tail,
+              shapeBytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, base, start) == 0 }) else { return false }
+        var pos = start - 1
+        guard let escaped = Self.string(b, &pos), n - (pos - 1) == tail,
+              shapeBytes.withUnsafeBufferPointer({ memcmp($0.baseAddress! + shapeTextEnd, base + pos - 1, tail) == 0 })
+        else { return false }
+        var op = shapeOp
+        op.end = pos - 1
+        op.escaped = escaped
+        fastOps.append(op)
+        fastChoices.append(shapeChoice)
+        return true
+    }
+
+    /// After a chunk the pass took: remembers it when it is one text of one choice and nothing else that merges
+    /// (no finish reason, no usage), forgets the last one otherwise.
+    private mutating func noteShape(_ b: UnsafeBufferPointer<UInt8>) {
+        guard fastChoices.count == 1, fastOps.count == 1, fastTopUsage == nil, fastChoices[0].finishReason == nil,
+              fastChoices[0].usage == nil, fastOps[0].kind == .content || fastOps[0].kind == .reasoning else {
+            forgetShape()
+            return
+        }
+        shapeBytes.removeAll(keepingCapacity: true)
+        shapeBytes.append(contentsOf: b)
+        shapeOp = fastOps[0]
+        shapeChoice = fastChoices[0]
+        shapeTextStart = shapeOp.start
+        shapeTextEnd = shapeOp.end
+    }
+
+    /// Forgets the remembered chunk (a merge outside the fast path may change what the pass would accept).
+    @inline(__always)
+    mutating func forgetShape() {
+        shapeTextStart = 0
     }
 
     /// The (validated) value in `range` as a `JSONValue`.

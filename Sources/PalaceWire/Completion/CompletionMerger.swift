@@ -42,6 +42,13 @@ public struct CompletionMerger: Sendable {
     var fastPrefixSeenRaw: UInt64 = 0
     /// The top-level `usage` object of the chunk the fast pass is scanning (nil: none, or null).
     var fastTopUsage: Range<Int>?
+    /// The last chunk the fast pass took that held one text of one choice, and where that text's literal is
+    /// (`shapeTextStart` 0: none); see `sameShape`.
+    var shapeBytes: [UInt8] = []
+    var shapeTextStart = 0
+    var shapeTextEnd = 0
+    var shapeOp = FastOp(kind: .content, start: 0, end: 0, escaped: false, toolIndex: -1)
+    var shapeChoice = FastChoice(at: 0, index: 0, opsEnd: 1, logprobsNull: false)
 
     public init() {}
 
@@ -57,6 +64,7 @@ public struct CompletionMerger: Sendable {
         chunkCount += 1
         topRaw.removeAll()
         fastPrefix.removeAll()
+        forgetShape()
         for (key, value) in object {
             switch key {
             case "choices":
