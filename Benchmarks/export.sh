@@ -6,6 +6,11 @@
 # runs per figure (median reported), EXPORT_BENCH_DIR keeps the data between runs.
 # Baseline in the same run: `list -n 0 --json` of the same history (one JSON line per exchange from the index alone,
 # no bodies), to read the export figures against this machine's current speed.
+# EXPORT_BENCH_DATA=DIR also measures the budgets literally, on an existing data directory such as the index
+# issue's 1M-exchange history (/work/indexbench/data): JSONL of the newest 100,000 and HAR of the newest 10,000,
+# with peak RSS at 10,000 and 100,000 (flat memory). Those exports only read DIR, but opening an index written by
+# a moonpalace with another index schema rebuilds it first: use a binary of the same schema (`index status --json`
+# shows schema_version), or a copy of DIR.
 set -euo pipefail
 BIN=${MOONPALACE_BIN:?set MOONPALACE_BIN to the moonpalace binary}
 N=${EXPORT_BENCH_N:-100000}
@@ -30,6 +35,19 @@ measure() {
   printf '%s\n' "${c[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
+if [ -n "${EXPORT_BENCH_DATA:-}" ]; then
+  BIG=$EXPORT_BENCH_DATA
+  echo "export bench on $BIG ($RUNS runs each, median wall time; peak RSS = max)"
+  "$BIN" index status --json --data-dir "$BIG" | sed -n 's/.*"exchanges":\([0-9]*\).*/history: \1 exchanges/p'
+  read -r b_s b_k b_c < <(measure "$BIN" export --all --limit 100000 --format jsonl -o "$DIR/out.jsonl" --data-dir "$BIG")
+  echo "JSONL export of 100,000 (1M history): ${b_s} s, CPU ${b_c} s (budget ≤ 5 s), peak RSS $((b_k / 1024)) MiB"
+  read -r b10_s b10_k b10_c < <(measure "$BIN" export --all --limit 10000 --format jsonl -o "$DIR/out.jsonl" --data-dir "$BIG")
+  echo "JSONL export of 10,000 (1M history): ${b10_s} s, CPU ${b10_c} s, peak RSS $((b10_k / 1024)) MiB   (memory vs 100,000: $((b_k / 1024)) MiB)"
+  read -r bh_s bh_k bh_c < <(measure "$BIN" export --all --limit 10000 --format har -o "$DIR/out.har" --data-dir "$BIG")
+  echo "HAR export of 10,000 (1M history): ${bh_s} s, CPU ${bh_c} s (budget ≤ 2 s), peak RSS $((bh_k / 1024)) MiB"
+  rm -f "$DIR/out.jsonl" "$DIR/out.har"
+fi
+
 echo "export bench: $N exchanges in $DIR ($RUNS runs each, median wall time; peak RSS = max)"
 have=$("$BIN" index status --json --data-dir "$DATA" 2>/dev/null | sed -n 's/.*"log_next_sequence":\([0-9]*\).*/\1/p' || true)
 if [ "${have:-0}" -lt $((2 * N)) ]; then
@@ -52,4 +70,10 @@ read -r ha_s ha_k ha_c < <(measure "$BIN" export --all --format har -o "$DIR/out
 echo "HAR export of $N: ${ha_s} s, CPU ${ha_c} s, peak RSS $((ha_k / 1024)) MiB"
 read -r i_s i_k i_c < <(measure "$BIN" import "$DIR/moonpalace.sqlite" --data-dir "$DIR/imported")
 echo "import of $N MoonPalace rows (incl. indexing them): ${i_s} s, CPU ${i_c} s (budget ≤ 20 s for 100,000), peak RSS $((i_k / 1024)) MiB"
+"$BIN" import "$DIR/moonpalace.sqlite" --data-dir "$DIR/imported" >/dev/null 2>&1
+/usr/bin/time -f "%e %M %U %S" -o "$DIR/time.txt" "$BIN" import "$DIR/moonpalace.sqlite" --data-dir "$DIR/imported" >/dev/null 2>"$DIR/stderr.txt" \
+  || { cat "$DIR/stderr.txt" >&2; exit 1; }
+read -r r_s r_k r_u r_y < "$DIR/time.txt"
+echo "re-import of the same $N rows (nothing new): ${r_s} s, CPU $(awk -v u="$r_u" -v y="$r_y" 'BEGIN{printf "%.2f", u+y}') s, peak RSS $((r_k / 1024)) MiB"
+rm -rf "$DIR/imported"
 ls -l "$DIR/moonpalace.sqlite" | awk '{ printf "MoonPalace database: %.1f MB\n", $5/1e6 }'

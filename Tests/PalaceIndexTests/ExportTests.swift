@@ -85,6 +85,18 @@ import Glibc
         let (har, _) = try collect(.har, ListQuery(limit: 30, predicates: ["status == 500"]))
         let entries = try JSONValue.parse(har)["log"]?["entries"]?.arrayValue ?? []
         #expect(entries.count == 30 && entries.allSatisfy { $0["response"]?["status"]?.intValue == 500 })
+        // Many pipeline groups: one document, every entry once, in order.
+        let (harAll, eh) = try collect(.har, ListQuery(limit: nil))
+        let all = try JSONValue.parse(harAll)["log"]?["entries"]?.arrayValue ?? []
+        #expect(all.count == ids.count && eh.exported == ids.count)
+        #expect(all.map { $0["_id"]?.intValue } == ids.reversed().map { Int($0) })
+        // Dropped after its first chunk: the pipeline stops (no hang, no crash) and the index is free again.
+        do {
+            let dropped = BatchExport(index: idx, query: ListQuery(limit: nil), format: .jsonl, redactor: .standard)
+            #expect(try dropped.nextChunk()?.isEmpty == false)
+        }
+        let (again, _) = try collect(.jsonl, ListQuery(limit: nil))
+        #expect(again == jsonl)
         let (empty, _) = try collect(.har, ListQuery(limit: nil, predicates: ["status == 999"]))
         #expect(try JSONValue.parse(empty)["log"]?["entries"]?.arrayValue?.isEmpty == true)
         let (chat, e3) = try collect(.openaiChat, ListQuery(limit: 40))

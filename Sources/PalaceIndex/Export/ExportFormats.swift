@@ -148,9 +148,19 @@ public enum HARFormat {
     /// One entry, written field by field into one buffer (the text a `JSONObject` of the fields would serialise
     /// to); body text is masked as bytes and escaped once.
     public static func entry(_ s: ExchangeSummary, _ ex: LoadedExchange, redactor: Redactor) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(2 * (ex.requestBody.count + ex.responseBody.count) + 2048)
+        append(s, ex, redactor: redactor, to: &out)
+        return out
+    }
+
+    /// `entry`, appended to `out` (a group of entries in one buffer).
+    static func append(_ s: ExchangeSummary, _ ex: LoadedExchange, redactor: Redactor, to out: inout [UInt8]) {
         let total = max(0, s.latencyMs ?? 0)
         let wait = min(total, max(0, s.ttfbMs ?? total))
-        var w = JSONText(capacity: 2 * (ex.requestBody.count + ex.responseBody.count) + 2048)
+        var w = JSONText(capacity: 0)
+        swap(&w.out, &out)
+        defer { swap(&w.out, &out) }
         w.raw("{\"startedDateTime\":"); w.string(ExportTime.iso(s.startedAt))
         w.raw(",\"time\":"); w.value(ms(total))
         w.raw(",\"request\":{\"method\":"); w.string(s.method)
@@ -184,17 +194,31 @@ public enum HARFormat {
             w.string(redactor.text(msg.isEmpty ? (s.state == "complete" ? "no response" : s.state) : msg))
         }
         if ex.isStream && !ex.responseBody.isEmpty {
+            // The parser's allocation-free reading: each event's data is escaped (and checked, masked) from its
+            // bytes in one pass instead of becoming a String first.
             var parser = SSEParser()
-            var events = parser.feed(ex.responseBody)
-            if let last = parser.finish() { events.append(last) }
+            parser.append(ex.responseBody)
             w.raw(",\"_sseEvents\":[")
             var first = true
-            for e in events where e.hasData {
+            func event(_ name: String?, _ id: String?, _ data: UnsafeBufferPointer<UInt8>) {
                 w.raw(first ? "{" : ",{")
                 first = false
-                if let name = e.event { w.raw("\"event\":"); w.string(name); w.raw(",") }
-                if let id = e.id { w.raw("\"id\":"); w.string(id); w.raw(",") }
-                w.raw("\"data\":"); w.string(redactor.text(e.data)); w.raw("}")
+                if let name { w.raw("\"event\":"); w.string(name); w.raw(",") }
+                if let id { w.raw("\"id\":"); w.string(id); w.raw(",") }
+                w.raw("\"data\":")
+                if !JSONText.appendTextIfValid(data, redactor, to: &w.out) {
+                    w.string(redactor.text(String(decoding: data, as: UTF8.self)))
+                }
+                w.raw("}")
+            }
+            while let found = parser.next() {
+                guard found.hasData else { continue }
+                let (name, id) = (parser.lastEventName, parser.lastEventID)
+                parser.withData { event(name, id, $0) }
+            }
+            if let last = parser.finish(), last.hasData {
+                var data = last.data
+                data.withUTF8 { event(last.event, last.id, $0) }
             }
             w.raw("]")
             let merged = ex.mergedResponseBody
@@ -220,7 +244,6 @@ public enum HARFormat {
             w.raw("]")
         }
         w.raw("}")
-        return w.out
     }
 
     static func ms(_ d: Double) -> JSONValue {

@@ -88,24 +88,26 @@ struct JSONText {
     /// `appendRedactedText` when `bytes` is valid UTF-8 (checked in the same pass); false, with `out` unchanged,
     /// when it is not.
     static func appendTextIfValid(_ bytes: [UInt8], _ redactor: Redactor, to out: inout [UInt8]) -> Bool {
-        bytes.withUnsafeBufferPointer { b in
-            guard redactor.enabled, !redactor.hasExtraPatterns else {
-                if redactor.enabled {
-                    guard UTF8Check.isValid(b) else { return false }
-                    JSONValue.appendString(redactor.text(String(decoding: b, as: UTF8.self)), to: &out)
-                    return true
-                }
-                return escape(b, flags: PALACE_ESCAPE_CHECK_UTF8, to: &out) == PALACE_ESCAPE_OK
-            }
-            switch escape(b, flags: PALACE_ESCAPE_CHECK_UTF8 | PALACE_ESCAPE_CHECK_KEYS, to: &out) {
-            case PALACE_ESCAPE_OK: return true
-            case PALACE_ESCAPE_KEY_LIKE:
-                // The pass stopped at the key: the rest is still to be checked.
+        bytes.withUnsafeBufferPointer { appendTextIfValid($0, redactor, to: &out) }
+    }
+
+    static func appendTextIfValid(_ b: UnsafeBufferPointer<UInt8>, _ redactor: Redactor, to out: inout [UInt8]) -> Bool {
+        guard redactor.enabled, !redactor.hasExtraPatterns else {
+            if redactor.enabled {
                 guard UTF8Check.isValid(b) else { return false }
-                appendMasked(b, to: &out)
+                JSONValue.appendString(redactor.text(String(decoding: b, as: UTF8.self)), to: &out)
                 return true
-            default: return false
             }
+            return escape(b, flags: PALACE_ESCAPE_CHECK_UTF8, to: &out) == PALACE_ESCAPE_OK
+        }
+        switch escape(b, flags: PALACE_ESCAPE_CHECK_UTF8 | PALACE_ESCAPE_CHECK_KEYS, to: &out) {
+        case PALACE_ESCAPE_OK: return true
+        case PALACE_ESCAPE_KEY_LIKE:
+            // The pass stopped at the key: the rest is still to be checked.
+            guard UTF8Check.isValid(b) else { return false }
+            appendMasked(b, to: &out)
+            return true
+        default: return false
         }
     }
 

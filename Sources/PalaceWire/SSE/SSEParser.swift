@@ -157,6 +157,12 @@ public struct SSEParser: Sendable {
         return try completedData.withUnsafeBufferPointer(body)
     }
 
+    /// The `event` field of the event `next()` returned last (nil when it had none).
+    public var lastEventName: String? { completedEvent }
+
+    /// The `id` field of the event `next()` returned last (nil when it had none).
+    public var lastEventID: String? { completedID }
+
     /// Exchanges the data of the event `next()` returned last with `other` (no copy: the caller reads the data from
     /// its own array, and the parser reuses the caller's old one).
     public mutating func swapData(_ other: inout [UInt8]) {
