@@ -29,10 +29,12 @@ let package = Package(
         .target(name: "CPalaceCRC"),
         // The export's byte kernels (UTF-8 check, key-like test, JSON escaping in one SSE2 pass) and O_DIRECT.
         .target(name: "CPalaceText"),
+        // The index's FTS5 tokenizer "palace": unicode61 words plus CJK bigrams, straight from the raw text.
+        .target(name: "CPalaceFTS", dependencies: ["CSQLite"]),
 
         .target(name: "PalaceWire"),
         .target(name: "PalaceLog", dependencies: ["CLZ4", "CPalaceDict", "CPalaceCRC"]),
-        .target(name: "PalaceIndex", dependencies: ["PalaceLog", "PalaceWire", "CSQLite", "CLZ4", "CPalaceText"]),
+        .target(name: "PalaceIndex", dependencies: ["PalaceLog", "PalaceWire", "CSQLite", "CLZ4", "CPalaceText", "CPalaceFTS"]),
         .target(name: "PalaceMock", dependencies: [
             "PalaceWire",
             .product(name: "Hummingbird", package: "hummingbird"),

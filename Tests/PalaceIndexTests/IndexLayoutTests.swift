@@ -44,6 +44,21 @@ import PalaceLog
         return String(decoding: b, as: UTF8.self)
     }
 
+    /// SQLite's nesting limit (2000) holds for the one-pass validation too, although the skeleton stops copying at
+    /// depth 6; trailing bytes and a NUL are judged as `json_valid` judges them.
+    @Test func oneGoValidationKeepsSQLitesLimits() throws {
+        let db = try SQLiteConnection(path: ":memory:")
+        for doc in [String(repeating: "[", count: 2000) + String(repeating: "]", count: 2000),
+                    String(repeating: "[", count: 2001) + String(repeating: "]", count: 2001),
+                    String(repeating: "{\"a\":", count: 2000) + "1" + String(repeating: "}", count: 2000),
+                    String(repeating: "{\"a\":", count: 2001) + "1" + String(repeating: "}", count: 2001),
+                    "{\"a\":1} x", "{\"a\":1}\n", "{\"a\":1}\u{0} trailing", "[1,2,", " \"s\" "] {
+            let sqliteValid = try db.scalar("SELECT json_valid(?)", [.text(doc)])?.int64 == 1
+            let fused = Array(doc.utf8).withUnsafeBufferPointer { BodySkeleton.validated($0) }
+            #expect(fused.valid == sqliteValid && fused.valid == JSONBytes.isValid(Array(doc.utf8)), "\(doc.prefix(40))")
+        }
+    }
+
     @Test func jsonBytesAgreesWithSQLite() throws {
         let db = try SQLiteConnection(path: ":memory:")
         var rng = RNG(s: 99)
@@ -53,6 +68,10 @@ import PalaceLog
             let sqliteValid = try db.scalar("SELECT json_valid(?)", [.text(doc)])?.int64 == 1
             let ours = JSONBytes.isValid(Array(doc.utf8))
             #expect(ours == sqliteValid, "json_valid(\(doc))")
+            // The indexer's one-pass validation + skeleton gives the same verdict and the same skeleton.
+            let fused = Array(doc.utf8).withUnsafeBufferPointer { BodySkeleton.validated($0) }
+            #expect(fused.valid == sqliteValid, "validated(\(doc))")
+            if fused.valid { #expect(fused.skeleton == BodySkeleton.make(Array(doc.utf8)), "skeleton of \(doc)") }
             guard sqliteValid else { continue }
             valid += 1
             for _ in 0..<4 {
@@ -123,7 +142,7 @@ import PalaceLog
         }
     }
 
-    @Test(arguments: [1, 2]) func olderLayoutIsRebuiltFromTheLog(version: Int) async throws {
+    @Test(arguments: [1, 2, 3]) func olderLayoutIsRebuiltFromTheLog(version: Int) async throws {
         let f = try LogFixture()
         try await f.chat(); try await f.chat()
         try await f.closeWriter()

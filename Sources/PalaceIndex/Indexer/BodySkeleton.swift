@@ -42,6 +42,21 @@ public enum BodySkeleton {
 
     static func make(_ body: [UInt8]) -> [UInt8]? { body.withUnsafeBufferPointer { make($0) } }
 
+    /// Whether `body` is valid JSON (exactly `JSONBytes.isValid`) and, when it is, its skeleton (nil when too
+    /// large) — one pass over the bytes instead of a validation pass and a copying pass.
+    static func validated(_ body: UnsafeBufferPointer<UInt8>) -> (valid: Bool, skeleton: [UInt8]?) {
+        let n = body.firstIndex(of: 0) ?? body.count
+        let b = UnsafeBufferPointer(rebasing: body[0..<n])
+        var out: [UInt8] = []
+        out.reserveCapacity(min(n, 2048))
+        var i = 0
+        JSONBytes.skipSpace(b, &i)
+        guard copy(b, &i, depth: 0, into: &out) else { return (false, nil) }
+        JSONBytes.skipSpace(b, &i)
+        guard i == b.count else { return (false, nil) }
+        return (true, out.count <= maxBytes ? compress(out) : nil)
+    }
+
     /// Appends the skeleton of the value at `b[i]` (valid JSON) to `out`; `i` ends after the value. One pass:
     /// every byte of the body is read once.
     private static func copy(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, depth: Int, into out: inout [UInt8]) -> Bool {
@@ -50,7 +65,7 @@ public enum BodySkeleton {
         switch b[i] {
         case UInt8(ascii: "{"):
             if depth >= maxDepth {
-                guard JSONBytes.skipValue(b, &i, depth: 0) else { return false }
+                guard JSONBytes.skipValue(b, &i, depth: depth) else { return false }
                 out += marker
                 return true
             }
@@ -76,7 +91,7 @@ public enum BodySkeleton {
             }
         case UInt8(ascii: "["):
             if depth >= maxDepth {
-                guard JSONBytes.skipValue(b, &i, depth: 0) else { return false }
+                guard JSONBytes.skipValue(b, &i, depth: depth) else { return false }
                 out += marker
                 return true
             }

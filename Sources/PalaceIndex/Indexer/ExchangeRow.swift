@@ -130,12 +130,12 @@ struct ExchangeRow {
     /// Validity, prompt text and model of the request, then the bytes are dropped.
     mutating func deriveRequest() {
         if jsonState & 4 == 0 {
-            let valid = requestBody.withUnsafeBufferPointer { JSONBytes.isValid($0) }
-            if valid {
-                jsonState |= 1
-                requestBody.withUnsafeBufferPointer { b in
+            requestBody.withUnsafeBufferPointer { b in
+                let (valid, skeleton) = BodySkeleton.validated(b)
+                if valid {
+                    jsonState |= 1
                     promptText = SearchText.promptBytes(of: b)
-                    values[C.requestSkel] = BodySkeleton.make(b).map(SQLiteValue.blob) ?? .null
+                    values[C.requestSkel] = skeleton.map(SQLiteValue.blob) ?? .null
                     if values[C.model] == .null {
                         var root = 0
                         JSONBytes.skipSpace(b, &root)
@@ -218,10 +218,11 @@ struct ExchangeRow {
 
     mutating func check(response body: [UInt8]) {
         body.withUnsafeBufferPointer { b in
-            guard JSONBytes.isValid(b) else { return }
+            let (valid, skeleton) = BodySkeleton.validated(b)
+            guard valid else { return }
             jsonState |= 2
             answerText = SearchText.answerBytes(of: b)
-            values[C.responseSkel] = BodySkeleton.make(b).map(SQLiteValue.blob) ?? .null
+            values[C.responseSkel] = skeleton.map(SQLiteValue.blob) ?? .null
         }
     }
 
@@ -265,8 +266,16 @@ struct ExchangeRow {
         s.reset()
     }
 
-    /// The full-text document (UTF-8): prompt and answer, laid out for the tokenizer.
-    var searchDocument: [UInt8] { CJKSegmenter.document(prompt: promptText, answer: answerText) }
+    /// The full-text document (UTF-8): prompt and answer joined by a newline. The `palace` tokenizer lays CJK out
+    /// as it reads (the tokens of `CJKSegmenter.document(prompt:answer:)` under unicode61).
+    var searchDocument: [UInt8] {
+        guard !promptText.isEmpty, !answerText.isEmpty else { return promptText.isEmpty ? answerText : promptText }
+        var out = promptText
+        out.reserveCapacity(promptText.count + 1 + answerText.count)
+        out.append(0x0A)
+        out.append(contentsOf: answerText)
+        return out
+    }
 }
 
 /// Record positions after the begin record, packed as unsigned LEB128 varints relative to the begin record:

@@ -1,9 +1,10 @@
 import PalaceLog
 
 /// Full-text search over prompts and answers: a contentless FTS5 table (the text lives in the log, not twice on
-/// disk) with the `unicode61` tokenizer over text laid out by `CJKSegmenter` (Chinese and Japanese as overlapping
-/// two-character words), so English matches by words (ASCII case-insensitive, the last word of the query as a
-/// prefix) and Chinese by any substring of one or more characters.
+/// disk) with the `palace` tokenizer (CPalaceFTS: the tokens `unicode61` gives text laid out by `CJKSegmenter`,
+/// Chinese and Japanese as overlapping two-character words, computed from the raw text), so English matches by
+/// words (ASCII case-insensitive, the last word of the query as a prefix) and Chinese by any substring of one or
+/// more characters. Queries are laid out here and tokenized by plain unicode61 rules.
 ///
 /// The query is always a bound value turned into one FTS phrase (double quotes doubled), so FTS syntax
 /// characters in it are literal. Snippets are cut from the text derived again from the log.

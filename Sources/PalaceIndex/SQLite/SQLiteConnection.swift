@@ -1,3 +1,4 @@
+import CPalaceFTS
 import CSQLite
 
 /// One SQLite connection through the C API: WAL journal, a busy timeout so readers and the one writer never see
@@ -29,6 +30,11 @@ public final class SQLiteConnection: @unchecked Sendable {
         sqlite3_extended_result_codes(db, 1)
         RegexpFunction.register(on: db)
         SkeletonFunctions.register(on: db)
+        let frc = palace_fts_register(db)
+        guard frc == SQLITE_OK else {
+            sqlite3_close_v2(db)
+            throw SQLiteError(code: frc, message: "cannot register the full-text tokenizer: \(path)")
+        }
     }
 
     deinit {

@@ -83,7 +83,8 @@ public enum IndexSchema {
         return out
     }
 
-    public static let currentVersion: Int32 = 3
+    /// v4: the full-text table's tokenizer is `palace` (CPalaceFTS: the same tokens from the raw text).
+    public static let currentVersion: Int32 = 4
 
     static var createSQL: String {
         let cols = storedColumns.map { "\"\($0.0)\" \($0.1)" }
@@ -101,7 +102,7 @@ public enum IndexSchema {
     /// own and copies its shadow tables (`exchange_text_data`, `exchange_text_idx`) in.
     static let fullTextTableSQL = """
         CREATE VIRTUAL TABLE exchange_text USING fts5(text, content = '', columnsize = 0,
-            tokenize = 'unicode61 remove_diacritics 2');
+            tokenize = 'palace remove_diacritics 2');
         """
     /// FTS5 merges `automerge` segments of one level into one (default 4). The tailer commits a segment of a few
     /// rows every 250 ms, so its cost per row is mostly merging: 8 rewrites each entry fewer times (measured
