@@ -2,7 +2,8 @@
 # Traffic-features benchmark (issue 7). Budget: "the features cost <= 20 % of throughput".
 #
 # 1. Per-chunk costs (thread CPU ns, best of 5): merge per chunk, the whole stream tap per chunk (SSE framing, merge,
-#    facts, repeat watch), repeat detector per token.
+#    facts, repeat watch), repeat detector per token, and one force-stream exchange's feature work per stream
+#    (request rewrite, a mock-shaped 50-chunk stream through the tap with the repeat watch, summary, client JSON).
 # 2. Throughput, all in the same run on the same mock, workloads alternated ROUNDS times, medians reported:
 #      mock-json / mock-sse   the mock alone: non-stream answer vs a 50-chunk stream (the upstream's own cost)
 #      off-json  / on-json    non-stream clients through a plain proxy (OFF) vs --force-stream --detect-repeat (ON)
@@ -41,6 +42,7 @@ echo "== per-chunk costs (moonpalace _bench-features, 20,000 chunks)"
 MERGE=$(awk '/merge_ns_per_chunk/{print $2}' "$WORK/micro")
 TAP=$(awk '/tap_ns_per_chunk/{print $2}' "$WORK/micro")
 REPEAT=$(awk '/repeat_ns_per_token/{print $2}' "$WORK/micro")
+FORCED=$(awk '/forced_ns_per_stream/{print $2}' "$WORK/micro")
 
 MOCK_PORT=$(free_port); OFF_PORT=$(free_port); ON_PORT=$(free_port)
 "$BIN" mock --port "$MOCK_PORT" >"$WORK/mock.out" 2>&1 & MOCK_PID=$!; PIDS+=($MOCK_PID)
@@ -117,7 +119,7 @@ done
 sleep 1; measure_idle "${PROXIES[@]}"
 for p in "${PROXIES[@]}"; do echo "$p $(( ${IDLE_TICKS[$p]} / 2 ))"; done >"$WORK/idle"
 
-python3 - "$WORK" "$MERGE" "$TAP" "$REPEAT" <<'PY'
+python3 - "$WORK" "$MERGE" "$TAP" "$REPEAT" "${FORCED:-?}" <<'PY'
 import statistics, sys, os
 work = sys.argv[1]
 tck = os.sysconf("SC_CLK_TCK")
@@ -169,7 +171,8 @@ net_off = m["off-json"]["net"] + m["off-json"]["mock"]
 net_on = m["on-json"]["net"] + m["off-json"]["mock"]
 print(f"   (c) CPU model net (proxy net + mock's JSON cost): OFF {net_off:.0f}, ON {net_on:.0f} "
       f"({(1 - net_off / net_on) * 100:5.1f} %)   budget <= 20 %: {verdict((1 - net_off / net_on) * 100)}")
-print(f"== per-chunk: merge {sys.argv[2]} ns/chunk, tap {sys.argv[3]} ns/chunk, repeat detector {sys.argv[4]} ns/token")
+print(f"== per-chunk: merge {sys.argv[2]} ns/chunk, tap {sys.argv[3]} ns/chunk, repeat detector {sys.argv[4]} ns/token; "
+      f"force-stream feature work {sys.argv[5]} ns per 50-chunk stream")
 if os.path.exists(os.path.join(work, "b-on-json")):
     b = {k: load("b-" + k) for k in ["off-json", "on-json", "off-sse", "on-sse"]}
     print("== A/B in the same rounds: this build vs COMPARE_BIN (req/s; proxy CPU us per request)")

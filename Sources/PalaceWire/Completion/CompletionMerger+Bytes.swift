@@ -303,17 +303,16 @@ extension CompletionMerger {
             w.out.append(UInt8(ascii: ","))
         }
         w.append(#""object":"chat.completion""#)
-        for key in ["created", "model"] {
-            if let v = top[key] { w.member(key); w.write(v, level: 0) }
-        }
+        if let v = top["created"] { w.member("created"); w.write(v, level: 0) }
+        if let v = top["model"] { w.member("model"); w.write(v, level: 0) }
         w.append(#","choices":["#)
-        let ordered = choices.sorted { $0.index < $1.index }
-        for (i, choice) in ordered.enumerated() {
-            if i > 0 { w.out.append(UInt8(ascii: ",")) }
-            choice.write(to: &w)
+        let order = indexOrder()
+        for k in choices.indices {
+            if k > 0 { w.out.append(UInt8(ascii: ",")) }
+            choices[order.isEmpty ? k : order[k]].write(to: &w)
         }
         w.out.append(UInt8(ascii: "]"))
-        if let usage = topUsage ?? Self.hoistedUsage(ordered) {
+        if let usage = topUsage ?? hoistedUsage(order) {
             w.append(#","usage":"#)
             w.write(usage, level: 0)
         }
@@ -333,14 +332,31 @@ extension CompletionMerger {
         f.object = "chat.completion"
         if case .string(let s)? = top["model"], !s.isEmpty { f.model = s }
         f.created = top["created"]?.intValue
-        let ordered = choices.sorted { $0.index < $1.index }
-        for (position, choice) in ordered.enumerated() {
-            let index = choice.indexValue.intValue ?? position
-            if case .string(let reason) = choice.finishReason { f.finishReasons[index] = reason }
-            if !f.hasOutput { f.hasOutput = choice.message.hasOutput }
+        let order = indexOrder()
+        for position in choices.indices {
+            let at = order.isEmpty ? position : order[position]
+            let index = choices[at].indexValue.intValue ?? position
+            if case .string(let reason) = choices[at].finishReason { f.finishReasons[index] = reason }
+            if !f.hasOutput { f.hasOutput = choices[at].message.hasOutput }
         }
-        if let usage = topUsage ?? Self.hoistedUsage(ordered) { f.usage = WireUsage(usage) }
+        if let usage = topUsage ?? hoistedUsage(order) { f.usage = WireUsage(usage) }
         return f
+    }
+
+    /// Positions in `choices` in `index` order; empty when `choices` already is in that order (the usual case:
+    /// no sorting, no copy of the choices).
+    func indexOrder() -> [Int] {
+        var sorted = true
+        for i in choices.indices.dropFirst() where choices[i - 1].index > choices[i].index { sorted = false; break }
+        if sorted { return [] }
+        return choices.indices.sorted { choices[$0].index < choices[$1].index }
+    }
+
+    /// `hoistedUsage` of the choices in `order` (see `indexOrder`).
+    func hoistedUsage(_ order: [Int]) -> JSONValue? {
+        var usages: [JSONValue] = []
+        for k in choices.indices { if let u = choices[order.isEmpty ? k : order[k]].usage { usages.append(u) } }
+        return usages.isEmpty ? nil : Self.hoistedUsage(usages)
     }
 }
 

@@ -135,14 +135,13 @@ public struct CompletionMerger: Sendable {
         }
         let ordered = choices.sorted { $0.index < $1.index }
         out.set("choices", .array(ordered.map { .object($0.result()) }))
-        if let usage = topUsage ?? Self.hoistedUsage(ordered) { out.set("usage", usage) }
+        if let usage = topUsage ?? Self.hoistedUsage(ordered.compactMap { $0.usage }) { out.set("usage", usage) }
         for (key, value) in top where !out.contains(key) { out.set(key, value) }
         return .object(out)
     }
 
     /// Moonshot's per-choice usage folded into one: prompt tokens once, completion tokens summed.
-    static func hoistedUsage(_ ordered: [ChoiceAccumulator]) -> JSONValue? {
-        let usages = ordered.compactMap { $0.usage }
+    static func hoistedUsage(_ usages: [JSONValue]) -> JSONValue? {
         guard case .object(var merged)? = usages.first else { return nil }
         for case .object(let other) in usages.dropFirst() {
             guard let extra = other["completion_tokens"]?.intValue else { continue }
