@@ -1,4 +1,10 @@
+#define _GNU_SOURCE 1   // pthread_setname_np
 #include "CCurlShim.h"
+#include <sys/eventfd.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <errno.h>
+#include <stdint.h>
 
 // The calls go through the dlopen'ed library's variadic functions (loader.c).
 CURLcode ccurl_call_easy_setopt_long(CURL *h, CURLoption o, long v);
@@ -32,3 +38,25 @@ int ccurl_pause_cont(void) { return CURLPAUSE_CONT; }
 size_t ccurl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
 size_t ccurl_readfunc_pause(void) { return CURL_READFUNC_PAUSE; }
 size_t ccurl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
+
+int ccurl_wake_new(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+void ccurl_wake_signal(int fd) {
+    uint64_t one = 1;
+    while (write(fd, &one, sizeof one) < 0 && errno == EINTR) {}
+}
+void ccurl_wake_drain(int fd) {
+    uint64_t count;
+    while (read(fd, &count, sizeof count) < 0 && errno == EINTR) {}
+}
+struct curl_waitfd ccurl_waitfd_in(int fd) {
+    struct curl_waitfd w = { .fd = fd, .events = CURL_WAIT_POLLIN, .revents = 0 };
+    return w;
+}
+
+void ccurl_name_thread(const char *name) {
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), name);
+#else
+    (void)name;
+#endif
+}

@@ -10,6 +10,20 @@ import Testing
         return f
     }
 
+    @Test func upstreamHeaderLookupIgnoresCaseWithoutMatchingPrefixes() {
+        let head = UpstreamHead(status: 200, reason: "OK", headers: [
+            HeaderField(name: "Content-Type", value: "text/event-stream"), HeaderField(name: "MSH-REQUEST-ID", value: "r1"),
+            HeaderField(name: "X-Long-Name", value: "a"), HeaderField(name: "x-long-name", value: "b"),
+        ])
+        #expect(head.header("content-type") == "text/event-stream")
+        #expect(head.header("msh-request-id") == "r1")
+        #expect(head.header("x-long-name") == "a")   // the first of repeated fields
+        #expect(head.header("x-long") == nil)
+        #expect(head.header("x-long-name-2") == nil)
+        #expect(head.header("content_type") == nil)
+        #expect(!UpstreamHead.equalsLowercased("[", "{"))   // '[' | 0x20 == '{': only letters are folded
+    }
+
     @Test func hopByHopAndConnectionNamedHeadersAreDropped() {
         let plan = HeaderPolicy.request(method: "POST", fields: fields([
             ("Host", "127.0.0.1:9988"), ("Connection", "keep-alive, X-Secret-Hop"), ("X-Secret-Hop", "1"),

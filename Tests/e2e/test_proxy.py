@@ -4,7 +4,9 @@ import gzip
 import hashlib
 import json
 import os
+import signal
 import subprocess
+import time
 import urllib.request
 
 try:
@@ -237,3 +239,37 @@ def test_sse_events_arrive_as_soon_as_direct(stand_in, proxy_factory):
     print("direct ms", [round(d * 1000, 2) for d in sorted(direct)], "added ms", [round(a * 1000, 2) for a in added])
     assert added[len(added) // 2] <= period / 5, f"median added latency {added[len(added) // 2] * 1000:.3f} ms"
     assert added[int(len(added) * 0.9)] <= period / 2, f"p90 added latency {added[int(len(added) * 0.9)] * 1000:.3f} ms"
+
+
+def test_log_blocks_are_whole_in_order_and_flushed_at_shutdown(mock_server, proxy_factory, moonpalace_bin):
+    # Blocks are written after the client's response (several per write(2) under load): each block must still come
+    # out whole (never interleaved), name its own exchange id, and none may be lost when the proxy stops.
+    proxy = proxy_factory(mock_server.removesuffix("/v1"))
+
+    async def burst():
+        client = openai.AsyncOpenAI(base_url=proxy.base_url, api_key="sk-blocks")
+        results = await asyncio.gather(*[client.chat.completions.create(**CHAT, stream=(i % 2 == 1)) for i in range(40)])
+        for r in results:
+            if hasattr(r, "__aiter__"):
+                async for _ in r:
+                    pass
+        await client.close()
+    asyncio.run(burst())
+    proxy.process.popen.send_signal(signal.SIGTERM)
+    assert proxy.process.popen.wait(timeout=15) == 0
+    time.sleep(0.2)   # the output pump's last lines
+    ids, block = [], None
+    for line in proxy.output.splitlines():
+        if " POST   /v1/chat/completions " in line:
+            assert block is None, f"a block began inside another one: {line!r}"
+            assert line.startswith("[MoonPalace] ")
+            block = []
+        elif block is not None:
+            assert line.startswith("  "), f"a block was interrupted by {line!r}"
+            if "New Row Inserted: last_insert_id=" in line:
+                ids.append(int(line.rsplit("=", 1)[1]))
+                block = None
+    assert block is None
+    recorded = dump_exchanges(moonpalace_bin, proxy.data_dir)
+    assert sorted(ids) == sorted(recorded) and len(ids) == 40
+    assert all(recorded[i]["end"] is not None for i in ids)

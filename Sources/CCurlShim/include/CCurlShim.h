@@ -41,6 +41,18 @@ size_t ccurl_writefunc_pause(void);
 size_t ccurl_readfunc_pause(void);
 size_t ccurl_readfunc_abort(void);
 
+/// The curl loop's wake-up: an eventfd (non-blocking, close-on-exec) that `curl_multi_poll` watches as an extra fd.
+/// Cheaper than `curl_multi_wakeup` (one 8-byte write, no socket), and only signalled when the loop sleeps.
+/// `ccurl_wake_new` returns -1 on failure (errno set).
+int ccurl_wake_new(void);
+void ccurl_wake_signal(int fd);
+void ccurl_wake_drain(int fd);
+/// A `curl_waitfd` watching `fd` for input (the struct's field names clash with Swift's in places).
+struct curl_waitfd ccurl_waitfd_in(int fd);
+
+/// Names the calling thread (Linux: at most 15 characters shown; Foundation's Thread.name does not reach the OS).
+void ccurl_name_thread(const char *name);
+
 /// Streaming gunzip (gzip or zlib framing, auto-detected). Opaque; one per body; not thread-safe.
 typedef struct ccurl_gunzip ccurl_gunzip;
 ccurl_gunzip *ccurl_gunzip_new(void);

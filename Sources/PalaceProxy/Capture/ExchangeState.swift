@@ -230,6 +230,8 @@ final class ExchangeState: @unchecked Sendable {
         block.proxyError = failure.map { "\($0.step.rawValue): \($0.message)" }
         block.warnings = warnings + recorder.warnings
         block.exchangeID = recorder.exchangeID
-        context.log.log(block.render(style: context.log.style))
+        // Rendered and written after the client's response (StderrLog.logSoon).
+        let style = context.log.style
+        context.log.logSoon { [block] in block.render(style: style) }
     }
 }

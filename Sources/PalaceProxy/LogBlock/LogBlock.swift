@@ -33,60 +33,66 @@ struct LogBlock {
     var exchangeID: UInt64?
 
     func render(style: TerminalStyle) -> String {
-        var lines: [String] = []
+        // One string, appended to in place (no array of lines to join: this runs for every exchange).
+        var out = ""
+        out.reserveCapacity(1024)
+        func line(_ parts: String...) {
+            if !out.isEmpty { out += "\n" }
+            for part in parts { out += part }
+        }
         let statusText = status == 0 ? "" : "\(status) \(reason)"
         let coloured = statusText.hasPrefix("2") ? style.green(statusText) : style.red(statusText)
-        lines.append(style.boldYellow(method.padding(6)) + " " + style.boldWhite(target) + " " + coloured
-            + " " + Self.fixed(latencySeconds, 2) + "s")
+        line(style.boldYellow(method.padding(6)), " ", style.boldWhite(target), " ", coloured, " ",
+             Self.fixed(latencySeconds, 2), "s")
         if let requestContentType {
-            lines.append("  - Request Headers: ")
-            lines.append("    - Content-Type:    \(requestContentType)")
-            if let upstreamAcceptEncoding { lines.append("    - Accept-Encoding: \(upstreamAcceptEncoding)") }
-            if let clientRequestID { lines.append("    - X-Request-Id:    \(clientRequestID)") }
+            line("  - Request Headers: ")
+            line("    - Content-Type:    ", requestContentType)
+            if let upstreamAcceptEncoding { line("    - Accept-Encoding: ", upstreamAcceptEncoding) }
+            if let clientRequestID { line("    - X-Request-Id:    ", clientRequestID) }
         }
         if let responseContentType {
-            lines.append("  - Response Headers: ")
-            lines.append("    - Content-Type:         \(responseContentType)")
-            if let responseContentEncoding { lines.append("    - Content-Encoding:     \(responseContentEncoding)") }
+            line("  - Response Headers: ")
+            line("    - Content-Type:         ", responseContentType)
+            if let responseContentEncoding { line("    - Content-Encoding:     ", responseContentEncoding) }
         }
         if let mshRequestID {
-            lines.append("    - Msh-Request-Id:       \(mshRequestID)")
-            if let serverTimingMs { lines.append("    - Server-Timing:        \(Self.fixed(serverTimingMs / 1000, 4)) s") }
-            lines.append("    - Msh-Context-Cache-Id: \(contextCacheID ?? "<no-cache>")")
+            line("    - Msh-Request-Id:       ", mshRequestID)
+            if let serverTimingMs { line("    - Server-Timing:        ", Self.fixed(serverTimingMs / 1000, 4), " s") }
+            line("    - Msh-Context-Cache-Id: ", contextCacheID ?? "<no-cache>")
             if let uid, !uid.isEmpty {
-                lines.append("    - Msh-Uid:              \(uid)")
-                lines.append("    - Msh-Gid:              \(gid ?? "")")
+                line("    - Msh-Uid:              ", uid)
+                line("    - Msh-Gid:              ", gid ?? "")
             }
         }
         if let completionID {
-            lines.append("  - Response: ")
-            lines.append("    - id:                \(completionID)")
-            if let ttftSeconds, ttftSeconds > 0 { lines.append("    - ttft:              \(Self.fixed(ttftSeconds, 4)) s") }
+            line("  - Response: ")
+            line("    - id:                ", completionID)
+            if let ttftSeconds, ttftSeconds > 0 { line("    - ttft:              ", Self.fixed(ttftSeconds, 4), " s") }
             if let tpotSeconds, let otps {
-                lines.append("    - tpot:              \(Self.fixed(tpotSeconds, 4)) s/token")
-                lines.append("    - otps:              \(Self.fixed(otps, 4)) tokens/s")
+                line("    - tpot:              ", Self.fixed(tpotSeconds, 4), " s/token")
+                line("    - otps:              ", Self.fixed(otps, 4), " tokens/s")
             }
-            lines.append("    - prompt_tokens:     \(usage.map { "\($0.promptTokens)" } ?? "unknown")")
-            lines.append("    - completion_tokens: \(usage.map { "\($0.completionTokens)" } ?? "unknown")")
-            lines.append("    - total_tokens:      \(usage.map { "\($0.totalTokens)" } ?? "unknown")")
-            if let cached = usage?.cachedTokens, cached > 0 { lines.append("    - cached_tokens:     \(cached)") }
+            line("    - prompt_tokens:     ", usage.map { String($0.promptTokens) } ?? "unknown")
+            line("    - completion_tokens: ", usage.map { String($0.completionTokens) } ?? "unknown")
+            line("    - total_tokens:      ", usage.map { String($0.totalTokens) } ?? "unknown")
+            if let cached = usage?.cachedTokens, cached > 0 { line("    - cached_tokens:     ", String(cached)) }
         }
         if let upstreamErrorBody {
-            lines.append("  - Moonshot Error: ")
-            for line in upstreamErrorBody.split(separator: "\n", omittingEmptySubsequences: false).prefix(40) {
-                lines.append(style.boldYellow("    " + line))
+            line("  - Moonshot Error: ")
+            for text in upstreamErrorBody.split(separator: "\n", omittingEmptySubsequences: false).prefix(40) {
+                line(style.boldYellow("    " + text))
             }
         }
         if let proxyError {
-            for line in proxyError.split(separator: "\n") { lines.append(style.boldRed("  " + line)) }
+            for text in proxyError.split(separator: "\n") { line(style.boldRed("  " + text)) }
         }
-        for warning in warnings { lines.append(style.boldYellow("  [WARNING] \(warning)")) }
+        for warning in warnings { line(style.boldYellow("  [WARNING] \(warning)")) }
         if let exchangeID {
-            lines.append("  New Row Inserted: last_insert_id=\(exchangeID)")
+            line("  New Row Inserted: last_insert_id=", String(exchangeID))
         } else {
-            lines.append(style.boldRed("  Not recorded: capture is failing (see the warnings above)"))
+            line(style.boldRed("  Not recorded: capture is failing (see the warnings above)"))
         }
-        return lines.joined(separator: "\n")
+        return out
     }
 
     /// `value` with exactly `digits` decimals (no Foundation formatting on the hot path).

@@ -3,14 +3,27 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import NIOPosix
 import Synchronization
 
 /// MoonPalace-style stderr lines: `[MoonPalace] YYYY/MM/DD HH:MM:SS message` (prefix bold green on a terminal).
 ///
-/// Invariant: one call is one `write(2)` under a lock, so blocks of concurrent exchanges never interleave.
+/// Invariant: one call is one `write(2)` under a lock, so blocks of concurrent exchanges never interleave; lines come
+/// out in the order of the calls (`log`, `raw`, `logSoon`).
+///
+/// `logSoon` keeps the exchange's log block off the client's response path: on an event loop, the block is rendered
+/// and written by a task that runs after the current one (which writes the client's response), and the blocks queued
+/// meanwhile share that one `write(2)`. A `log`/`raw` call writes the queued blocks first, so the order holds.
 public final class StderrLog: Sendable {
     let style: TerminalStyle
     private let lock = Mutex(())
+    private struct Queue {
+        var renders: [@Sendable () -> String] = []
+        var flushScheduled = false
+    }
+    private let queue = Mutex(Queue())
+    private struct Stamp { var second = 0; var text = "" }
+    private let stamp = Mutex(Stamp())
 
     public init(environment: [String: String]) {
         style = TerminalStyle.forStderr(environment: environment)
@@ -18,23 +31,61 @@ public final class StderrLog: Sendable {
 
     /// Writes `message` (may span lines) with the prefix on its first line.
     public func log(_ message: String) {
-        let text = style.boldGreen("[MoonPalace]") + " " + Self.timestamp() + " " + message + "\n"
-        raw(text)
+        raw(line(message))
     }
 
-    /// Writes `text` exactly (banner, blocks that carry their own prefix).
+    /// Like `log(render())`, soon: after the current event-loop task (see the type's comment); at once off a loop.
+    func logSoon(_ render: @escaping @Sendable () -> String) {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { log(render()); return }
+        let schedule = queue.withLock { q -> Bool in
+            q.renders.append(render)
+            defer { q.flushScheduled = true }
+            return !q.flushScheduled
+        }
+        if schedule { loop.execute { self.flush() } }
+    }
+
+    /// Writes what `logSoon` queued (at shutdown; the scheduled task does it otherwise).
+    public func flush() { raw("") }
+
+    /// Writes `text` exactly (banner, blocks that carry their own prefix), after anything `logSoon` queued.
     public func raw(_ text: String) {
-        var bytes = Array(text.utf8)
         lock.withLock { _ in
-            var done = 0
-            while done < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + done, $0.count - done) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                done += n
+            let queued = queue.withLock { q -> [@Sendable () -> String] in
+                defer { q.renders.removeAll(); q.flushScheduled = false }
+                return q.renders
+            }
+            var all: String
+            if queued.isEmpty {
+                all = text
+            } else {
+                all = ""
+                for render in queued { all += line(render()) }
+                all += text
+            }
+            all.withUTF8 { bytes in
+                var done = 0
+                while done < bytes.count {
+                    let n = write(2, bytes.baseAddress! + done, bytes.count - done)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    done += n
+                }
             }
         }
-        bytes.removeAll()
+    }
+
+    private func line(_ message: String) -> String {
+        style.boldGreen("[MoonPalace]") + " " + timestamp() + " " + message + "\n"
+    }
+
+    /// `Self.timestamp()`, made once a second.
+    private func timestamp() -> String {
+        let now = Int(time(nil))
+        if let known = stamp.withLock({ $0.second == now ? $0.text : nil }) { return known }
+        let text = Self.timestamp()
+        stamp.withLock { $0 = Stamp(second: now, text: text) }
+        return text
     }
 
     /// Local time as `YYYY/MM/DD HH:MM:SS`.

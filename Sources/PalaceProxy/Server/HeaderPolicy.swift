@@ -75,24 +75,25 @@ enum HeaderPolicy {
     /// Headers as recorded in the begin record: forwarded ones with Authorization masked.
     static func masked(_ headers: [HeaderField]) -> [HeaderField] {
         headers.map { h in
-            let n = h.name.lowercased()
-            return n == "authorization" || n == "x-api-key" ? HeaderField(name: h.name, value: SecretMask.mask(h.value)) : h
+            UpstreamHead.equalsLowercased(h.name, "authorization") || UpstreamHead.equalsLowercased(h.name, "x-api-key")
+                ? HeaderField(name: h.name, value: SecretMask.mask(h.value)) : h
         }
     }
 
     static func response(_ headers: [HeaderField], dropEncoding: Bool, keepLength: Bool) -> HTTPFields {
         var fields = HTTPFields()
         var connectionTokens: Set<String> = []
-        for h in headers where h.name.lowercased() == "connection" {
+        for h in headers where UpstreamHead.equalsLowercased(h.name, "connection") {
             for token in h.value.split(separator: ",") { connectionTokens.insert(token.trimmingSpaces().lowercased()) }
         }
+        fields.reserveCapacity(headers.count)
         for h in headers {
-            let n = h.name.lowercased()
-            if hopByHop.contains(n) || connectionTokens.contains(n) { continue }
+            guard let name = HTTPField.Name(h.name) else { continue }
+            let n = name.canonicalName   // lower case
+            if hopByHop.contains(n) || (!connectionTokens.isEmpty && connectionTokens.contains(n)) { continue }
             if n == "content-length" && !keepLength { continue }
             if n == "content-encoding" && dropEncoding { continue }
             if n == "date" { continue }   // the server sets its own
-            guard let name = HTTPField.Name(h.name) else { continue }
             fields.append(HTTPField(name: name, value: h.value))
         }
         return fields

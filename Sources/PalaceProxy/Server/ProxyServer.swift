@@ -104,6 +104,7 @@ public final class ProxyServer: Sendable {
             try? await Task.sleep(for: .milliseconds(10))
         }
         context.loop.stop()
+        context.log.flush()
         do { try await context.writer.sync(); try await context.writer.close() } catch {
             context.log.log(context.log.style.boldRed("could not sync the log at shutdown: \(error)"))
         }

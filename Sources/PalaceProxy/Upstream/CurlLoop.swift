@@ -5,8 +5,15 @@ import Synchronization
 /// Drives every upstream transfer on one thread with a libcurl multi handle.
 ///
 /// Invariants: the multi handle and every added easy handle are used by the loop thread only (curl handles are not
-/// thread-safe); other threads talk to the loop through `commands` and `curl_multi_wakeup`, which curl documents as
-/// callable from any thread. Connections are kept alive and reused across exchanges (curl's connection cache).
+/// thread-safe); other threads talk to the loop through `inbox`. Connections are kept alive and reused across
+/// exchanges (curl's connection cache).
+///
+/// Wake-ups: a command wakes the loop (an eventfd write that `curl_multi_poll` watches) only when the loop is asleep
+/// in that poll or about to be (`Inbox.sleeping`, set under the inbox lock after seeing no command); a loop that is
+/// busy finds the command on its next pass. Under load most commands then cost no syscall and no context switch.
+///
+/// Easy handles are reused (`curl_easy_reset` keeps nothing of the previous request but what the multi handle owns:
+/// connections, DNS): allocating and freeing one per exchange cost more than resetting it.
 public final class CurlLoop: Sendable {
     enum Command {
         case add(UpstreamTransfer)
@@ -18,8 +25,17 @@ public final class CurlLoop: Sendable {
     nonisolated(unsafe) private let multi: UnsafeMutableRawPointer
     /// Transfers whose callbacks stored something during the current `curl_multi_perform` (loop thread only).
     nonisolated(unsafe) var touched: [UpstreamTransfer] = []
-    private let commands = Mutex<[Command]>([])
+    private struct Inbox {
+        var commands: [Command] = []
+        /// The loop is in (or about to enter) `curl_multi_poll` with no command left: the next command must wake it.
+        var sleeping = false
+    }
+    private let inbox = Mutex(Inbox())
     private let stopped = Mutex(false)
+    /// The eventfd `curl_multi_poll` watches beside curl's sockets (-1: none could be made; `curl_multi_wakeup` then).
+    private let wakeFD: Int32
+    /// Reset easy handles for the next transfers.
+    let easyPool = CurlEasyPool()
 
     /// Creates the multi handle and starts the loop thread.
     public init() throws(UpstreamFailure) {
@@ -30,10 +46,16 @@ public final class CurlLoop: Sendable {
             throw UpstreamFailure(step: .connect, message: "curl_multi_init failed")
         }
         self.multi = multi
+        wakeFD = ccurl_wake_new()
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 1024)
         let thread = Thread { [self] in self.run() }
         thread.name = "moonpalace-curl"
         thread.start()
+    }
+
+    deinit {
+        // After the loop thread ended (it holds the loop): nothing can signal the eventfd now.
+        if wakeFD >= 0 { close(wakeFD) }
     }
 
     /// Creates a transfer for `request` (not started: feed the body and call `start()`).
@@ -52,16 +74,25 @@ public final class CurlLoop: Sendable {
     }
 
     private func enqueue(_ c: Command) {
-        commands.withLock { $0.append(c) }
-        curl_multi_wakeup(multi)
+        let wake = inbox.withLock { s -> Bool in
+            s.commands.append(c)
+            defer { s.sleeping = false }
+            return s.sleeping
+        }
+        if wake { wakeUp() }
+    }
+
+    private func wakeUp() {
+        if wakeFD >= 0 { ccurl_wake_signal(wakeFD) } else { curl_multi_wakeup(multi) }
     }
 
     private func run() {
+        ccurl_name_thread("moonpalace-curl")
         var active: [UnsafeMutableRawPointer: UpstreamTransfer] = [:]
         var running: Int32 = 0
         var pending: [Command] = []
         loop: while true {
-            commands.withLock { swap(&$0, &pending) }
+            inbox.withLock { swap(&$0.commands, &pending) }
             for command in pending {
                 switch command {
                 case .add(let t):
@@ -104,8 +135,52 @@ public final class CurlLoop: Sendable {
                     curl_easy_pause(t.easy, ccurl_pause_cont())
                 }
             }
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            // Sleep only with no command waiting (one that came during this pass is handled at once, no poll).
+            let idle = inbox.withLock { s -> Bool in
+                s.sleeping = s.commands.isEmpty
+                return s.sleeping
+            }
+            guard idle else { continue }
+            if wakeFD >= 0 {
+                var extra = ccurl_waitfd_in(wakeFD)
+                curl_multi_poll(multi, &extra, 1, 1000, nil)
+                if extra.revents != 0 { ccurl_wake_drain(wakeFD) }
+            } else {
+                curl_multi_poll(multi, nil, 0, 1000, nil)
+            }
+            inbox.withLock { $0.sleeping = false }
         }
         curl_multi_cleanup(multi)
+    }
+}
+
+/// Easy handles of finished transfers, reset and kept for the next ones: allocating and freeing a handle per
+/// exchange cost more than resetting it (`curl_easy_reset` keeps nothing of the previous request; connections and
+/// DNS live in the multi handle). Thread-safe; a handle is in the pool only while no transfer and no multi has it.
+final class CurlEasyPool: Sendable {
+    /// Handle addresses (raw pointers are not Sendable).
+    private let spare = Mutex<[UInt]>([])
+    static let limit = 256
+
+    /// A reset handle, or a new one (nil: out of memory).
+    func take() -> UnsafeMutableRawPointer? {
+        spare.withLock { $0.popLast() }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) } ?? curl_easy_init()
+    }
+
+    /// Takes back the handle of a transfer that is over (removed from the multi handle, or never added).
+    func give(_ easy: UnsafeMutableRawPointer) {
+        curl_easy_reset(easy)
+        let kept = spare.withLock { s -> Bool in
+            guard s.count < Self.limit else { return false }
+            s.append(UInt(bitPattern: easy))
+            return true
+        }
+        if !kept { curl_easy_cleanup(easy) }
+    }
+
+    deinit {
+        for address in spare.withLock({ $0 }) {
+            if let easy = UnsafeMutableRawPointer(bitPattern: address) { curl_easy_cleanup(easy) }
+        }
     }
 }

@@ -33,8 +33,23 @@ public struct UpstreamHead: Sendable {
     public var reason: String
     public var headers: [HeaderField]
 
+    /// The first value of the header `name` (given in lower case; compared ASCII case-insensitively, no allocation).
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.lowercased() == name }?.value
+        headers.first { Self.equalsLowercased($0.name, name) }?.value
+    }
+
+    static func equalsLowercased(_ field: String, _ lower: String) -> Bool {
+        var a = field.utf8.makeIterator()
+        var b = lower.utf8.makeIterator()
+        while true {
+            switch (a.next(), b.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?):
+                let folded = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
+                if folded != y { return false }
+            default: return false
+            }
+        }
     }
 }
 

@@ -61,27 +61,51 @@ extension UpstreamTransfer {
         }
     }
 
-    // Response header line (loop thread).
+    // Response header line (loop thread). Parsed on bytes: one String for the name and one for the value, made
+    // outside the lock (Character-wise parsing of every header line was a visible part of the loop thread's time).
     func onHeaderLine(_ bytes: UnsafeRawBufferPointer) {
         var end = bytes.count
-        while end > 0 && (bytes[end - 1] == 0x0D || bytes[end - 1] == 0x0A) { end -= 1 }   // CR LF by bytes: "\r\n" is one Character
-        let line = Substring(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
+        while end > 0 && (bytes[end - 1] == 0x0D || bytes[end - 1] == 0x0A) { end -= 1 }
+        let line = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+        enum Line { case status(Int, String), blank, field(HeaderField), other }
+        let parsed: Line
+        if end == 0 {
+            parsed = .blank
+        } else if end >= 5 && line[0] == 0x48 && line[1] == 0x54 && line[2] == 0x54 && line[3] == 0x50 && line[4] == 0x2F {
+            // "HTTP/x.y SP status SP reason": fields split on runs of spaces, the reason is the rest of the line.
+            var i = 0
+            func skip(_ space: Bool) { while i < end && (line[i] == 0x20) == space { i += 1 } }
+            skip(false); skip(true)
+            let codeStart = i
+            skip(false)
+            let code = Int(String(decoding: UnsafeRawBufferPointer(rebasing: line[codeStart..<i]), as: UTF8.self)) ?? 0
+            skip(true)
+            parsed = .status(code, i < end ? String(decoding: UnsafeRawBufferPointer(rebasing: line[i..<end]), as: UTF8.self) : "")
+        } else if let colon = line.firstIndex(of: 0x3A) {
+            var v = colon + 1
+            while v < end && (line[v] == 0x20 || line[v] == 0x09) { v += 1 }
+            parsed = .field(HeaderField(
+                name: String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<colon]), as: UTF8.self),
+                value: String(decoding: UnsafeRawBufferPointer(rebasing: line[v..<end]), as: UTF8.self)))
+        } else {
+            parsed = .other
+        }
         state.withLock { s in
             if s.head != nil { return }   // trailers
-            if line.hasPrefix("HTTP/") {
-                let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
-                s.status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
-                s.reason = parts.count > 2 ? String(parts[2]) : ""
+            switch parsed {
+            case .status(let code, let reason):
+                s.status = code
+                s.reason = reason
                 s.headerLines.removeAll()
-            } else if line.isEmpty {
+            case .blank:
                 if (100..<200).contains(s.status) { s.status = 0; s.headerLines.removeAll(); return }
                 s.head = UpstreamHead(status: s.status, reason: s.reason, headers: s.headerLines)
                 s.headAtNanos = Clock.nanos()
                 queueNotify(&s)
-            } else if let colon = line.firstIndex(of: ":") {
-                let name = String(line[..<colon])
-                let value = line[line.index(after: colon)...].drop(while: { $0 == " " || $0 == "\t" })
-                s.headerLines.append(HeaderField(name: name, value: String(value)))
+            case .field(let field):
+                s.headerLines.append(field)
+            case .other:
+                break
             }
         }
     }

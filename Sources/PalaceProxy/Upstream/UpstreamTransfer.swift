@@ -28,6 +28,8 @@ public final class UpstreamTransfer: Sendable {
     nonisolated(unsafe) var wholeBody: UnsafeMutableRawPointer?
     let url: String
     unowned let loop: CurlLoop
+    /// Where the easy handle goes back when the transfer is released (held strongly: it may outlive the loop).
+    let pool: CurlEasyPool
 
     struct State {
         // Response head, assembled from header lines.
@@ -58,19 +60,20 @@ public final class UpstreamTransfer: Sendable {
     let state = Mutex(State())
 
     init(request: UpstreamRequest, loop: CurlLoop) throws(UpstreamFailure) {
-        guard let easy = curl_easy_init() else {
+        guard let easy = loop.easyPool.take() else {
             throw UpstreamFailure(step: .connect, message: "curl_easy_init failed (out of memory?)")
         }
         self.easy = easy
         self.url = request.url
         self.loop = loop
+        self.pool = loop.easyPool
         self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         self.errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         try configure(request)
     }
 
     deinit {
-        curl_easy_cleanup(easy)
+        pool.give(easy)
         if let headerList { curl_slist_free_all(headerList) }
         errorBuffer.deallocate()
         wholeBody?.deallocate()
