@@ -74,14 +74,17 @@ final class IndexUpdater {
         if committed != start { open.removeAll() }
         // Resume at the last record read (its position is in the watermark's fingerprint) rather than by sequence:
         // finding a sequence means reading its segment from the start — up to 64 MB on every catch-up of the
-        // tailer, every 250 ms. The fingerprint is checked first (a compacted or replaced log moves records).
-        let it: LogRecordIterator
-        if let fp = try? IndexMeta.fingerprint(db), fp.sequence &+ 1 == start, let r = try? reader.read(at: fp.position),
-           r.sequence == fp.sequence, r.timestamp == fp.timestamp {
-            it = reader.records(fromPosition: fp.position)
-        } else {
-            it = reader.records(from: start)
+        // tailer, every 250 ms. The fingerprint is checked first (a compacted or replaced log moves records): it is
+        // the first record the iterator from its position reads (one read of the log, not a look-up and then
+        // the iterator reading the same bytes again).
+        var resumed: LogRecordIterator?
+        if let fp = try? IndexMeta.fingerprint(db), fp.sequence &+ 1 == start {
+            let candidate = reader.records(fromPosition: fp.position)
+            if let r = candidate.next(), r.position == fp.position, r.sequence == fp.sequence, r.timestamp == fp.timestamp {
+                resumed = candidate
+            }
         }
+        let it = resumed ?? reader.records(from: start)
         do {
             // Kept across catch-ups (the tailer's run every 250 ms): preparing the row insert costs more than a row.
             if insertRow == nil { insertRow = try db.prepareUncached(ExchangeRow.insertSQL) }
