@@ -115,14 +115,19 @@ static inline int candidate(const uint8_t *p, size_t i, size_t n) {
 }
 
 #if PALACE_SSE2
-/// Candidate positions of the 16 bytes at p (p[16] must be readable).
+/// Candidate positions of the 16 bytes at p (p[17] must be readable): where `sk-`, `eyJ` or `bea` (b and e in
+/// any case) start — the first three bytes every rule needs, rare in text (unlike `be` or `ey` alone).
 static inline unsigned candidates16(const uint8_t *p) {
     __m128i x = _mm_loadu_si128((const __m128i *)p), y = _mm_loadu_si128((const __m128i *)(p + 1));
+    __m128i z = _mm_loadu_si128((const __m128i *)(p + 2));
     __m128i lower = _mm_set1_epi8(0x20);
-    __m128i sk = _mm_and_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('s')), _mm_cmpeq_epi8(y, _mm_set1_epi8('k')));
-    __m128i ey = _mm_and_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('e')), _mm_cmpeq_epi8(y, _mm_set1_epi8('y')));
-    __m128i be = _mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(x, lower), _mm_set1_epi8('b')),
-                               _mm_cmpeq_epi8(_mm_or_si128(y, lower), _mm_set1_epi8('e')));
+    __m128i sk = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('s')), _mm_cmpeq_epi8(y, _mm_set1_epi8('k'))),
+                               _mm_cmpeq_epi8(z, _mm_set1_epi8('-')));
+    __m128i ey = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('e')), _mm_cmpeq_epi8(y, _mm_set1_epi8('y'))),
+                               _mm_cmpeq_epi8(z, _mm_set1_epi8('J')));
+    __m128i be = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(x, lower), _mm_set1_epi8('b')),
+                                             _mm_cmpeq_epi8(_mm_or_si128(y, lower), _mm_set1_epi8('e'))),
+                               _mm_cmpeq_epi8(_mm_or_si128(z, lower), _mm_set1_epi8('a')));
     return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(sk, ey), be));
 }
 #endif
@@ -131,7 +136,7 @@ int palace_has_key_like(const uint8_t *p, size_t n) {
     if (n < 11) return 0;
     size_t i = 0;
 #if PALACE_SSE2
-    while (i + 17 <= n) {
+    while (i + 18 <= n) {
         unsigned m = candidates16(p + i);
         while (m) {
             size_t k = i + (size_t)__builtin_ctz(m);
@@ -166,7 +171,66 @@ static inline size_t write_escape(uint8_t b, uint8_t *d) {
     }
 }
 
+#if PALACE_SSE2 && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <tmmintrin.h>
+#define PALACE_SHUFFLE 1
+/// For each 8-bit mask of bytes to escape in 8 source bytes: the pshufb indices that spread them out with a gap
+/// before each escaped byte (0x80: a zero), and the backslashes that fill the gaps.
+static uint8_t spread[256][16], slashes[256][16], spread_len[256];
+
+__attribute__((constructor)) static void build_spread(void) {
+    for (int m = 0; m < 256; m++) {
+        int o = 0;
+        for (int k = 0; k < 8; k++) {
+            if (m & (1 << k)) { spread[m][o] = 0x80; slashes[m][o] = '\\'; o++; }
+            spread[m][o] = (uint8_t)k; slashes[m][o] = 0; o++;
+        }
+        spread_len[m] = (uint8_t)o;
+        for (; o < 16; o++) { spread[m][o] = 0x80; slashes[m][o] = 0; }
+    }
+}
+
+/// Escapes the block `v` (escape mask `esc`) with two table shuffles when its only control characters are the
+/// five with one-letter escapes (\b \t \n \f \r): each escaped byte becomes a backslash and the byte (or the
+/// letter). Returns 0 (nothing written) for a block with another control character.
+__attribute__((target("ssse3"))) static inline int fast_block(__m128i v, unsigned esc, uint8_t *d, size_t *j) {
+    __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+    unsigned cm = (unsigned)_mm_movemask_epi8(control);
+    if (cm) {
+        // Letters by low nibble: 8 b, 9 t, A n, C f, D r; 0 for the others (which need \u00XX: not here).
+        const __m128i letters = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0);
+        __m128i t = _mm_shuffle_epi8(letters, _mm_and_si128(v, _mm_set1_epi8(0x0F)));
+        t = _mm_and_si128(t, _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x0F)), v));   // 0x18-0x1F: not these
+
+        unsigned ok = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(_mm_cmpeq_epi8(t, _mm_setzero_si128()), control));
+        if (ok != cm) return 0;
+        v = _mm_or_si128(_mm_and_si128(control, t), _mm_andnot_si128(control, v));
+    }
+    unsigned m0 = esc & 0xFF, m1 = esc >> 8;
+    __m128i lo = _mm_or_si128(_mm_shuffle_epi8(v, _mm_loadu_si128((const __m128i *)spread[m0])),
+                              _mm_loadu_si128((const __m128i *)slashes[m0]));
+    _mm_storeu_si128((__m128i *)(d + *j), lo);
+    *j += spread_len[m0];
+    __m128i hi = _mm_or_si128(_mm_shuffle_epi8(_mm_srli_si128(v, 8), _mm_loadu_si128((const __m128i *)spread[m1])),
+                              _mm_loadu_si128((const __m128i *)slashes[m1]));
+    _mm_storeu_si128((__m128i *)(d + *j), hi);
+    *j += spread_len[m1];
+    return 1;
+}
+
+static size_t escape_plain(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status);
+__attribute__((target("ssse3"))) static size_t escape_shuffle(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status);
+
 size_t palace_json_escape(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
+    static int ssse3 = -1;
+    if (ssse3 < 0) ssse3 = __builtin_cpu_supports("ssse3") ? 1 : 0;
+    return ssse3 ? escape_shuffle(s, n, d, cap, flags, status) : escape_plain(s, n, d, cap, flags, status);
+}
+#elif PALACE_SSE2
+static inline int fast_block(__m128i v, unsigned esc, uint8_t *d, size_t *j) { (void)v; (void)esc; (void)d; (void)j; return 0; }
+#endif
+
+static inline __attribute__((always_inline)) size_t escape_impl(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status, const int shuffle) {
     const int utf8 = flags & PALACE_ESCAPE_CHECK_UTF8, keys = (flags & PALACE_ESCAPE_CHECK_KEYS) && n >= 11;
     size_t i = 0, j = 0;
     size_t valid_until = 0;   // bytes before this are inside a sequence already validated
@@ -202,6 +266,8 @@ size_t palace_json_escape(const uint8_t *s, size_t n, uint8_t *d, size_t cap, in
         if (esc == 0) {
             _mm_storeu_si128((__m128i *)(d + j), v);
             j += 16;
+        } else if (shuffle && fast_block(v, esc, d, &j)) {
+            // done by the shuffle tables
         } else {
             unsigned from = 0;
             while (esc) {
@@ -231,4 +297,87 @@ size_t palace_json_escape(const uint8_t *s, size_t n, uint8_t *d, size_t cap, in
         else d[j++] = b;
     }
     return j;
+}
+
+#if PALACE_SHUFFLE
+static size_t escape_plain(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
+    return escape_impl(s, n, d, cap, flags, status, 0);
+}
+__attribute__((target("ssse3"))) static size_t escape_shuffle(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
+    return escape_impl(s, n, d, cap, flags, status, 1);
+}
+#else
+size_t palace_json_escape(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
+    return escape_impl(s, n, d, cap, flags, status, 0);
+}
+#endif
+
+// ---- JSON string content (RedactedJSON) -------------------------------------------------------------------------
+
+ptrdiff_t palace_json_scan_string(const uint8_t *s, size_t n, int *escaped, int *ascii) {
+    size_t i = 0;
+    int esc = 0;
+    unsigned high = 0;
+#if PALACE_SSE2
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1F);
+#endif
+    while (i < n) {
+#if PALACE_SSE2
+        if (i + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                           _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
+            unsigned m = (unsigned)_mm_movemask_epi8(special), h = (unsigned)_mm_movemask_epi8(v);
+            if (m == 0) { high |= h; i += 16; continue; }
+            unsigned k = (unsigned)__builtin_ctz(m);
+            high |= h & ((1u << k) - 1);
+            i += k;
+        }
+#endif
+        uint8_t b = s[i];
+        if (b == '"') { *escaped = esc; *ascii = high == 0; return (ptrdiff_t)i; }
+        if (b == '\\') { esc = 1; i += 2; continue; }   // the escaped byte cannot end the string
+        if (b < 0x20) return -1;
+        if (b >= 0x80) high = 1;
+        i++;
+    }
+    return -1;
+}
+
+int palace_json_canonical(const uint8_t *s, size_t n, uint8_t *decoded, size_t *decoded_len) {
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0, j = 0;
+    while (i < n) {
+        const uint8_t *bs = memchr(s + i, '\\', n - i);
+        size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
+        memcpy(decoded + j, s + i, run);
+        i += run; j += run;
+        if (!bs) break;
+        if (i + 1 >= n) return 0;
+        uint8_t e = s[i + 1], c;
+        switch (e) {
+        case '"': c = '"'; break;
+        case '\\': c = '\\'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'u': {
+            if (i + 6 > n || s[i + 2] != '0' || s[i + 3] != '0' || (s[i + 4] != '0' && s[i + 4] != '1')) return 0;
+            const char *d = memchr(hex, s[i + 5], 16);
+            if (!d || s[i + 5] == 0) return 0;
+            c = (uint8_t)((s[i + 4] - '0') * 16 + (d - hex));
+            if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') return 0;   // written short
+            decoded[j++] = c;
+            i += 6;
+            continue;
+        }
+        default: return 0;
+        }
+        decoded[j++] = c;
+        i += 2;
+    }
+    *decoded_len = j;
+    return 1;
 }

@@ -208,7 +208,9 @@ import PalaceWire
             case 1: return r.pick(["0", "-12", "3.25", "1e9", "2.5E-3", "123456789012345678901234567890"])
             case 2: return r.pick(["true", "false", "null"])
             case 3: return "\"" + r.pick(["sk-abcdefghijklmnopqrstu", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIi.abcdefghij",
-                                          "", "plain", "\\u00e9t\\u00e9", "\\ud83d\\ude00"]) + "\""
+                                          "", "plain", "\\u00e9t\\u00e9", "\\ud83d\\ude00", "a\\/b", "x\\u000ay",
+                                          "x\\u001Ay", "x\\u001fy\\u0000", "a\\nsk-abcdefghijklmnopqrstu", "\\tBearer abcdefghij12",
+                                          "q\\\"eyJhbGciOiJIUzI1NiJ9.eyJzdWIi.abcdefghij\\\"", "\\x", "\\u00"]) + "\""
             case 4, 5:
                 var members: [String] = []
                 for _ in 0..<r.int(5) { members.append(ws() + "\"" + r.pick(keys) + "\"" + ws() + ":" + ws() + value(depth + 1) + ws()) }

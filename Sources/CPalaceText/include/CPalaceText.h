@@ -33,6 +33,17 @@ size_t palace_json_escape(const uint8_t *src, size_t count, uint8_t *dst, size_t
 /// Room that always suffices for `palace_json_escape` of `count` bytes.
 static inline size_t palace_escape_capacity(size_t count) { return count * 6 + 256; }
 
+/// Scans JSON string content from s[0] (just after the opening quote) to the closing quote, as RedactedJSON reads
+/// it: a backslash skips the byte after it; a raw byte below 0x20 or no closing quote gives -1. Returns the
+/// content length; *escaped: a backslash was seen; *ascii: no byte >= 0x80 among those examined.
+ptrdiff_t palace_json_scan_string(const uint8_t *s, size_t count, int *escaped, int *ascii);
+
+/// For JSON string content with escapes: 1 when every escape is the one JSONValue's serializer writes for its
+/// character (\" \\ \n \r \t \b \f, else \u00xx in lowercase hex for a byte below 0x20), so the content can be
+/// copied as it is; the decoded text (for the key test) goes to `decoded` (room for `count` bytes), its length
+/// to *decoded_len. 0 for any other escape (\/, \u4e2d, \u000a, upper-case hex, a broken one).
+int palace_json_canonical(const uint8_t *s, size_t count, uint8_t *decoded, size_t *decoded_len);
+
 /// The O_DIRECT open flag of this platform (0 where there is none).
 int palace_o_direct_flag(void);
 

@@ -1,3 +1,4 @@
+import CPalaceText
 import PalaceWire
 
 /// Copies a JSON body into an export straight from its bytes: compact, with secrets redacted, building no tree.
@@ -15,6 +16,8 @@ struct RedactedJSON {
     var pos = 0
     /// Hashes of the keys of the objects being copied, innermost last (repeated-key check).
     var keyHashes: [UInt64] = []
+    /// Scratch for the decoded text of escaped strings (`canonical`).
+    var decoded: [UInt8] = []
 
     /// Appends the redacted compact form of the JSON document `body` (surrounding whitespace allowed) to `out`.
     static func append(_ body: UnsafeBufferPointer<UInt8>, redactor: Redactor, to out: inout [UInt8]) -> Bool {
@@ -119,25 +122,12 @@ struct RedactedJSON {
     /// or a missing closing quote.
     mutating func scanString() -> (Int, Int, Bool, Bool)? {
         let start = pos + 1
-        var i = start
-        var escaped = false
-        var ascii = true
-        while i < src.count {
-            let b = src[i]
-            if b == UInt8(ascii: "\"") {
-                pos = i + 1
-                return (start, i, escaped, ascii)
-            }
-            if b == UInt8(ascii: "\\") {
-                escaped = true
-                i += 2   // the escaped byte cannot end the string; the decoder checks the escape itself
-                continue
-            }
-            if b < 0x20 { return nil }
-            if b >= 0x80 { ascii = false }
-            i += 1
-        }
-        return nil
+        guard start <= src.count, let base = src.baseAddress else { return nil }
+        var escaped: Int32 = 0, ascii: Int32 = 0
+        let length = palace_json_scan_string(base + start, src.count - start, &escaped, &ascii)
+        guard length >= 0 else { return nil }
+        pos = start + length + 1
+        return (start, start + length, escaped != 0, ascii != 0)
     }
 
     /// A string value: copied (and masked in place) when it has no escapes, else decoded, redacted and re-escaped.
@@ -146,6 +136,13 @@ struct RedactedJSON {
         let tokenStart = pos
         guard let (start, end, escaped, ascii) = scanString() else { return false }
         let raw = UnsafeBufferPointer(rebasing: src[start..<end])
+        if escaped && !secret && !redactor.hasExtraPatterns && canonical(raw, ascii: ascii) {
+            // Escaped as the serializer would escape it, and nothing to mask: the bytes as they are.
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: raw)
+            out.append(UInt8(ascii: "\""))
+            return true
+        }
         if escaped || secret || redactor.hasExtraPatterns {
             let text: String
             if escaped {
@@ -172,6 +169,20 @@ struct RedactedJSON {
         }
         out.append(UInt8(ascii: "\""))
         return true
+    }
+
+    /// Whether the escaped string content `raw` is exactly what `appendString` of its decoded text writes
+    /// (`palace_json_canonical`), is valid UTF-8, and has nothing the default rules would mask — then the
+    /// decode-redact-escape round trip would give `raw` back.
+    mutating func canonical(_ raw: UnsafeBufferPointer<UInt8>, ascii: Bool) -> Bool {
+        if decoded.count < raw.count { decoded = [UInt8](repeating: 0, count: max(raw.count, 2 * decoded.count)) }
+        var length = 0
+        let ok = decoded.withUnsafeMutableBufferPointer { d in
+            palace_json_canonical(raw.baseAddress, raw.count, d.baseAddress, &length) != 0
+        }
+        guard ok, ascii || UTF8Check.isValid(raw) else { return false }
+        guard redactor.enabled else { return true }
+        return decoded.withUnsafeBufferPointer { !Redactor.hasKeyLike(UnsafeBufferPointer(rebasing: $0[0..<length])) }
     }
 
     mutating func literal(_ word: StaticString, into out: inout [UInt8]) -> Bool {
