@@ -203,6 +203,13 @@ import Testing
         #expect(ForceStream.isChatCompletion(method: "POST", target: "/v1/chat/completions?x=1"))
         #expect(!ForceStream.isChatCompletion(method: "GET", target: "/v1/chat/completions"))
         #expect(!ForceStream.isChatCompletion(method: "POST", target: "/v1/completions"))
+        #expect(ForceStream.isChatCompletion(method: "POST", target: "/v1/chat/completions//"))
+        #expect(ForceStream.isChatCompletion(method: "POST", target: "/chat/completions?a=/b?c"))
+        #expect(!ForceStream.isChatCompletion(method: "POST", target: "/v1/chat/completions-x"))
+        #expect(!ForceStream.isChatCompletion(method: "POST", target: "/v1/x?/chat/completions"))
+        #expect(!ForceStream.isChatCompletion(method: "POST", target: "chat/completions"))
+        #expect(!ForceStream.isChatCompletion(method: "POST", target: ""))
+        #expect(!ForceStream.isChatCompletion(method: "post", target: "/v1/chat/completions"))
     }
 
     @Test func truncationWarningNamesMaxTokensAndANumber() {

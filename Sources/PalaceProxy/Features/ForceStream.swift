@@ -28,12 +28,14 @@ enum ForceStream {
     }
 
     /// `/…/chat/completions` (query ignored), the only path force-stream, repeat cuts and auto-cache apply to.
+    /// Read on the UTF-8 bytes (this runs for every request): no split, no Unicode-aware suffix comparison.
     static func isChatCompletion(method: String, target: String) -> Bool {
         guard method == "POST" else { return false }
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        var p = Substring(path)
-        while p.hasSuffix("/") { p = p.dropLast() }
-        return p.hasSuffix("/chat/completions")
+        var path = target.utf8[...]
+        if let query = path.firstIndex(of: UInt8(ascii: "?")) { path = path[..<query] }
+        while path.last == UInt8(ascii: "/") { path = path.dropLast() }
+        let suffix = "/chat/completions".utf8
+        return path.count >= suffix.count && path.suffix(suffix.count).elementsEqual(suffix)
     }
 }
 
