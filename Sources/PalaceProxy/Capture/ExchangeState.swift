@@ -230,7 +230,7 @@ final class ExchangeState: @unchecked Sendable {
         block.proxyError = failure.map { "\($0.step.rawValue): \($0.message)" }
         block.warnings = warnings + recorder.warnings
         block.exchangeID = recorder.exchangeID
-        // Rendered and written after the client's response (StderrLog.logSoon).
+        // Rendered and written by a task of its own, with the other blocks of this loop tick (StderrLog.logSoon).
         let style = context.log.style
         context.log.logSoon { [block] in block.render(style: style) }
     }

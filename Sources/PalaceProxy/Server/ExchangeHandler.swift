@@ -141,6 +141,7 @@ struct ExchangeHandler: Sendable {
                 switch await transfer.nextBody() {
                 case .bytes(let b):
                     await exchange.observe(b)
+                    if all.readableBytes == 0 { all = b; continue }   // the usual case: one piece, no copy
                     var b = b
                     all.writeBuffer(&b)
                 case .end:
