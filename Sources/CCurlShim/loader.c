@@ -44,7 +44,9 @@
     X(CURLMcode, curl_multi_wait, (CURLM *m, struct curl_waitfd fds[], unsigned int n, int ms, int *ret), \
       (m, fds, n, ms, ret)) \
     X(CURLMcode, curl_multi_wakeup, (CURLM *m), (m)) \
-    X(CURLMcode, curl_multi_timeout, (CURLM *m, long *ms), (m, ms))
+    X(CURLMcode, curl_multi_timeout, (CURLM *m, long *ms), (m, ms)) \
+    X(CURLMcode, curl_multi_socket_action, (CURLM *m, curl_socket_t s, int mask, int *running), (m, s, mask, running)) \
+    X(CURLMcode, curl_multi_assign, (CURLM *m, curl_socket_t s, void *p), (m, s, p))
 
 // The variadic ones: called only by the fixed-signature wrappers in shim.c, through these pointers.
 #define CCURL_VARIADIC(X) \
@@ -117,3 +119,4 @@ CURLcode ccurl_call_easy_setopt_off_t(CURL *h, CURLoption o, curl_off_t v) { req
 CURLcode ccurl_call_easy_setopt_ptr(CURL *h, CURLoption o, const void *v) { require(); return api.curl_easy_setopt(h, o, v); }
 CURLcode ccurl_call_easy_getinfo_ptr(CURL *h, CURLINFO i, void *v) { require(); return api.curl_easy_getinfo(h, i, v); }
 CURLMcode ccurl_call_multi_setopt_long(CURLM *m, CURLMoption o, long v) { require(); return api.curl_multi_setopt(m, o, v); }
+CURLMcode ccurl_call_multi_setopt_ptr(CURLM *m, CURLMoption o, const void *v) { require(); return api.curl_multi_setopt(m, o, v); }

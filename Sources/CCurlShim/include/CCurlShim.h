@@ -50,6 +50,20 @@ void ccurl_wake_drain(int fd);
 /// A `curl_waitfd` watching `fd` for input (the struct's field names clash with Swift's in places).
 struct curl_waitfd ccurl_waitfd_in(int fd);
 
+/// The curl loop's driver on libcurl's multi_socket interface: an epoll set holding `wakefd` and the sockets curl
+/// asks to watch (CURLMOPT_SOCKETFUNCTION), and curl's timer (CURLMOPT_TIMERFUNCTION, kept as a deadline). Only
+/// ready sockets are serviced (`curl_multi_socket_action` per fd), not every transfer per pass as
+/// `curl_multi_perform` does. Loop thread only. NULL when epoll or the multi options fail.
+typedef struct ccurl_sockloop ccurl_sockloop;
+ccurl_sockloop *ccurl_sockloop_new(CURLM *multi, int wakefd);
+/// Closes the epoll fd (not `wakefd`); after curl_multi_cleanup.
+void ccurl_sockloop_free(ccurl_sockloop *loop);
+/// Runs curl's timeout action if its timer is due (adding or unpausing a transfer sets it to 0). 1 if it ran.
+int ccurl_sockloop_run_due(ccurl_sockloop *loop);
+/// Waits at most `max_ms` (less if curl's timer is due sooner) for ready sockets or the wake fd, services the ready
+/// sockets, drains the wake fd, and runs a due timeout. Returns 1 when the wake fd was signalled.
+int ccurl_sockloop_wait(ccurl_sockloop *loop, int max_ms);
+
 /// Names the calling thread (Linux: at most 15 characters shown; Foundation's Thread.name does not reach the OS).
 void ccurl_name_thread(const char *name);
 

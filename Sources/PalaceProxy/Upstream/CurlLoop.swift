@@ -8,8 +8,13 @@ import Synchronization
 /// thread-safe); other threads talk to the loop through `inbox`. Connections are kept alive and reused across
 /// exchanges (curl's connection cache).
 ///
-/// Wake-ups: a command wakes the loop (an eventfd write that `curl_multi_poll` watches) only when the loop is asleep
-/// in that poll or about to be (`Inbox.sleeping`, set under the inbox lock after seeing no command); a loop that is
+/// Driving: libcurl's multi_socket interface (CCurlShim's `ccurl_sockloop`): curl tells which sockets to watch and
+/// when its timer is due; the loop waits in `epoll_wait` and hands each ready socket to `curl_multi_socket_action`.
+/// Only the transfers with something to do are serviced (`curl_multi_perform` polled every transfer on every pass).
+/// Adding or unpausing a transfer sets curl's timer to 0, so the next pass runs the timeout action for it.
+///
+/// Wake-ups: a command wakes the loop (an eventfd write, in the same epoll set) only when the loop is asleep
+/// in that wait or about to be (`Inbox.sleeping`, set under the inbox lock after seeing no command); a loop that is
 /// busy finds the command on its next pass. Under load most commands then cost no syscall and no context switch.
 ///
 /// Easy handles are reused (`curl_easy_reset` keeps nothing of the previous request but what the multi handle owns:
@@ -23,7 +28,7 @@ public final class CurlLoop: Sendable {
     }
 
     nonisolated(unsafe) private let multi: UnsafeMutableRawPointer
-    /// Transfers whose callbacks stored something during the current `curl_multi_perform` (loop thread only).
+    /// Transfers whose callbacks stored something during the current pass of curl calls (loop thread only).
     nonisolated(unsafe) var touched: [UpstreamTransfer] = []
     private struct Inbox {
         var commands: [Command] = []
@@ -32,8 +37,10 @@ public final class CurlLoop: Sendable {
     }
     private let inbox = Mutex(Inbox())
     private let stopped = Mutex(false)
-    /// The eventfd `curl_multi_poll` watches beside curl's sockets (-1: none could be made; `curl_multi_wakeup` then).
+    /// The eventfd the loop's epoll set watches beside curl's sockets.
     private let wakeFD: Int32
+    /// The epoll set and curl's timer (loop thread only, after init).
+    nonisolated(unsafe) private let sockets: OpaquePointer
     /// Reset easy handles for the next transfers.
     let easyPool = CurlEasyPool()
 
@@ -46,7 +53,19 @@ public final class CurlLoop: Sendable {
             throw UpstreamFailure(step: .connect, message: "curl_multi_init failed")
         }
         self.multi = multi
-        wakeFD = ccurl_wake_new()
+        let wakeFD = ccurl_wake_new()
+        guard wakeFD >= 0 else {
+            curl_multi_cleanup(multi)
+            throw UpstreamFailure(step: .connect, message: "cannot create the curl loop's eventfd: \(String(cString: strerror(errno)))")
+        }
+        guard let sockets = ccurl_sockloop_new(multi, wakeFD) else {
+            let why = String(cString: strerror(errno))
+            curl_multi_cleanup(multi)
+            close(wakeFD)
+            throw UpstreamFailure(step: .connect, message: "cannot set up the curl loop's epoll set: \(why)")
+        }
+        self.wakeFD = wakeFD
+        self.sockets = sockets
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 1024)
         let thread = Thread { [self] in self.run() }
         thread.name = "moonpalace-curl"
@@ -55,7 +74,7 @@ public final class CurlLoop: Sendable {
 
     deinit {
         // After the loop thread ended (it holds the loop): nothing can signal the eventfd now.
-        if wakeFD >= 0 { close(wakeFD) }
+        close(wakeFD)
     }
 
     /// Creates a transfer for `request` (not started: feed the body and call `start()`).
@@ -83,13 +102,12 @@ public final class CurlLoop: Sendable {
     }
 
     private func wakeUp() {
-        if wakeFD >= 0 { ccurl_wake_signal(wakeFD) } else { curl_multi_wakeup(multi) }
+        ccurl_wake_signal(wakeFD)
     }
 
     private func run() {
         ccurl_name_thread("moonpalace-curl")
         var active: [UnsafeMutableRawPointer: UpstreamTransfer] = [:]
-        var running: Int32 = 0
         var pending: [Command] = []
         loop: while true {
             inbox.withLock { swap(&$0.commands, &pending) }
@@ -117,7 +135,8 @@ public final class CurlLoop: Sendable {
                 }
             }
             pending.removeAll(keepingCapacity: true)
-            curl_multi_perform(multi, &running)
+            // Adding or unpausing a transfer set curl's timer to 0: run it now (sockets are served in the wait).
+            ccurl_sockloop_run_due(sockets)
             // Finished transfers first, so an exchange woken for its head also finds its end (one wake-up).
             var left: Int32 = 0
             while let msg = curl_multi_info_read(multi, &left) {
@@ -140,17 +159,13 @@ public final class CurlLoop: Sendable {
                 s.sleeping = s.commands.isEmpty
                 return s.sleeping
             }
-            guard idle else { continue }
-            if wakeFD >= 0 {
-                var extra = ccurl_waitfd_in(wakeFD)
-                curl_multi_poll(multi, &extra, 1, 1000, nil)
-                if extra.revents != 0 { ccurl_wake_drain(wakeFD) }
-            } else {
-                curl_multi_poll(multi, nil, 0, 1000, nil)
-            }
+            // Commands keep coming: serve the sockets that are ready without sleeping, so none waits for a lull.
+            guard idle else { ccurl_sockloop_wait(sockets, 0); continue }
+            ccurl_sockloop_wait(sockets, 1000)
             inbox.withLock { $0.sleeping = false }
         }
         curl_multi_cleanup(multi)
+        ccurl_sockloop_free(sockets)
     }
 }
 
