@@ -31,12 +31,14 @@ let package = Package(
         .target(name: "CPalaceText"),
         // The index's FTS5 tokenizer "palace": unicode61 words plus CJK bigrams, straight from the raw text.
         .target(name: "CPalaceFTS", dependencies: ["CSQLite"]),
+        // The mock's debug routes: SHA-256 of echoed bodies and streaming gzip (zlib) for X-Mock-Gzip.
+        .target(name: "CPalaceMock"),
 
         .target(name: "PalaceWire"),
         .target(name: "PalaceLog", dependencies: ["CLZ4", "CPalaceDict", "CPalaceCRC"]),
         .target(name: "PalaceIndex", dependencies: ["PalaceLog", "PalaceWire", "CSQLite", "CLZ4", "CPalaceText", "CPalaceFTS"]),
         .target(name: "PalaceMock", dependencies: [
-            "PalaceWire",
+            "PalaceWire", "CPalaceMock",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -12,7 +12,7 @@ except ImportError:  # the SDK in this venv ships its HTTP client as httpx2
 import openai
 
 from conftest import wait_until
-from test_proxy_util import dump_exchanges, proxy_factory, stand_in  # noqa: F401 (fixtures)
+from test_proxy_util import dump_exchanges, proxy_factory  # noqa: F401 (fixtures)
 
 SYSTEM = "You are a careful assistant. " * 200          # ~5.8 KB: above the default --cache-min-bytes (4096)
 
@@ -90,9 +90,10 @@ def test_cache_gone_upstream_is_forgotten_and_the_call_still_succeeds(mock_serve
     assert len(caches(mock_server)) == 1 and caches(mock_server)[0]["id"] != old
 
 
-def test_caching_failure_never_fails_the_call(stand_in, proxy_factory):
-    # the stand-in answers /v1/caching with an echo (no cache id): creation fails, the call goes uncached
-    proxy = proxy_factory(stand_in, "--auto-cache")
+def test_caching_failure_never_fails_the_call(mock_server, proxy_factory):
+    # with the mock's echo route as the endpoint, /v1/caching answers with an echo (no cache id): creation fails, the
+    # call goes uncached
+    proxy = proxy_factory(mock_server.removesuffix("/v1") + "/_mock/echo", "--auto-cache")
     r = httpx.post(proxy.base_url + "/chat/completions", json=chat(), headers={"Authorization": "Bearer sk-x"}, timeout=30)
     assert r.status_code == 200 and r.json()["path"] == "/v1/chat/completions"
     assert "x-msh-context-cache" not in {k.lower() for k in r.json().get("headers", {})}

@@ -1,4 +1,5 @@
-"""`moonpalace start`: forwarding fidelity with real clients (OpenAI SDK, curl) against the mock and a stand-in."""
+"""`moonpalace start`: forwarding fidelity with real clients (OpenAI SDK, curl) against the mock (its API routes, and
+its debug routes /_mock/echo, /_mock/bytes for what the API cannot show)."""
 import asyncio
 import gzip
 import hashlib
@@ -16,7 +17,7 @@ except ImportError:  # the SDK in this venv ships its HTTP client as httpx2
 import openai
 import pytest
 
-from test_proxy_util import dump_exchanges, normalize_ids, proxy_factory, stand_in  # noqa: F401 (fixtures)
+from test_proxy_util import dump_exchanges, normalize_ids, proxy_factory  # noqa: F401 (fixtures)
 
 CHAT = {"model": "moonshot-v1-8k", "messages": [{"role": "user", "content": "Tell me about the moon."}], "seed": 7}
 
@@ -106,8 +107,9 @@ def test_curl_bytes_equal_direct(mock_server, proxy_factory):
     assert models(proxy.base_url) == models(mock_server)
 
 
-def test_query_methods_headers_and_key(stand_in, proxy_factory):
-    proxy = proxy_factory(stand_in, "--key", "sk-injected-key-9876")
+def test_query_methods_headers_and_key(mock_server, proxy_factory):
+    # every forwarded request comes back as the mock's echo of what it received
+    proxy = proxy_factory(mock_server.removesuffix("/v1") + "/_mock/echo", "--key", "sk-injected-key-9876")
     with httpx.Client(timeout=10) as c:
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]:
             r = c.request(method, proxy.root + "/v1/files?purpose=file-extract&limit=2&q=a%20b",
@@ -118,6 +120,9 @@ def test_query_methods_headers_and_key(stand_in, proxy_factory):
             echo = r.json()
             assert echo["method"] == method
             assert echo["path"] == "/v1/files?purpose=file-extract&limit=2&q=a%20b"
+            assert echo["body_length"] == (7 if method in ("POST", "PUT", "PATCH") else 0)
+            if echo["body_length"]:
+                assert echo["body_sha256"] == hashlib.sha256(b"payload").hexdigest()
             assert echo["headers"]["authorization"] == "Bearer sk-injected-key-9876"
             assert echo["headers"]["x-custom"] == "kept"
             assert "x-hop" not in echo["headers"]
@@ -128,33 +133,34 @@ def test_query_methods_headers_and_key(stand_in, proxy_factory):
     assert f'MoonPalace Starts => change base_url to "{proxy.base_url}"' in proxy.output
 
 
-def test_gzip_client_gets_what_it_asked_for(stand_in, proxy_factory, moonpalace_bin):
-    proxy = proxy_factory(stand_in)
-    req = urllib.request.Request(proxy.root + "/gzip", headers={"Accept-Encoding": "gzip"})
+def test_gzip_client_gets_what_it_asked_for(mock_server, proxy_factory, moonpalace_bin):
+    # X-Mock-Gzip: the mock compresses when (and only when) the request's Accept-Encoding allows gzip
+    proxy = proxy_factory(mock_server.removesuffix("/v1"))
+    req = urllib.request.Request(proxy.base_url + "/models", headers={"Accept-Encoding": "gzip", "X-Mock-Gzip": "1"})
     with urllib.request.urlopen(req) as r:
         assert r.headers["Content-Encoding"] == "gzip"
-        assert json.loads(gzip.decompress(r.read()))["hello"] == "gzip"
-    req = urllib.request.Request(proxy.root + "/gzip", headers={"Accept-Encoding": "identity"})
+        assert json.loads(gzip.decompress(r.read()))["object"] == "list"
+    req = urllib.request.Request(proxy.base_url + "/models", headers={"Accept-Encoding": "identity", "X-Mock-Gzip": "1"})
     with urllib.request.urlopen(req) as r:
         assert r.headers.get("Content-Encoding") is None
-        assert json.loads(r.read())["hello"] == "gzip"
+        assert json.loads(r.read())["object"] == "list"
     # both records hold the decoded body; the passed-through one is flagged gzip_response
     ends = [x["end"] for _, x in sorted(dump_exchanges(moonpalace_bin, proxy.data_dir).items())]
     assert len(ends) == 2
-    assert all(json.loads(e["response_body"])["hello"] == "gzip" for e in ends)
+    assert all(json.loads(e["response_body"])["object"] == "list" for e in ends)
     assert "gzip_response" in ends[0]["flags"] and "gzip_response" not in ends[1]["flags"]
 
 
-def test_browser_root_page_and_v1_forwarded(stand_in, proxy_factory):
-    proxy = proxy_factory(stand_in)
+def test_browser_root_page_and_v1_forwarded(mock_server, proxy_factory):
+    proxy = proxy_factory(mock_server.removesuffix("/v1") + "/_mock/echo")
     r = httpx.get(proxy.root + "/")
     assert r.status_code == 200 and "MoonPalace" in r.text and "/v1" in r.text
     assert httpx.get(proxy.root + "/v1/").json()["path"] == "/v1/"
 
 
-def test_large_upload_and_download_stream_with_bounded_memory(stand_in, proxy_factory):
+def test_large_upload_and_download_stream_with_bounded_memory(mock_server, proxy_factory):
     from test_proxy_util import rss_kib
-    proxy = proxy_factory(stand_in)
+    proxy = proxy_factory(mock_server.removesuffix("/v1"))
     size = 100 * 1024 * 1024
     block = os.urandom(1 << 20)
     digest = hashlib.sha256()
@@ -163,14 +169,17 @@ def test_large_upload_and_download_stream_with_bounded_memory(stand_in, proxy_fa
             digest.update(block)
             yield block
     with httpx.Client(timeout=120) as c:
-        r = c.post(proxy.root + "/v1/files", content=gen())
+        r = c.post(proxy.root + "/_mock/echo/v1/files", content=gen())
         assert r.status_code == 200
         assert r.json()["body_length"] == size and r.json()["body_sha256"] == digest.hexdigest()
-        got = 0
-        with c.stream("GET", proxy.root + f"/big?n={size}") as resp:
+        got, head = 0, b""
+        with c.stream("GET", proxy.root + f"/_mock/bytes?n={size}") as resp:
+            assert resp.headers["content-length"] == str(size)
             for piece in resp.iter_bytes():
+                if len(head) < 1024:
+                    head += piece[:1024 - len(head)]
                 got += len(piece)
-        assert got == size
+        assert got == size and head == bytes(range(256)) * 4
     assert rss_kib(proxy.process.popen.pid) < 200 * 1024
 
 
@@ -192,27 +201,33 @@ def test_endpoint_mock_runs_offline(proxy_factory, moonpalace_bin):
     assert len(x) == 1 and list(x.values())[0]["end"]["chatcmpl_id"] == answer.id
 
 
-def test_environment_proxy_is_used_for_upstream(stand_in, proxy_factory):
-    # curl honours http_proxy/HTTPS_PROXY/NO_PROXY: the stand-in, as a forward proxy, sees the absolute URL
-    proxy = proxy_factory("http://upstream.example.invalid", env={"http_proxy": stand_in, "NO_PROXY": ""})
+def test_environment_proxy_is_used_for_upstream(mock_server, proxy_factory):
+    # curl honours http_proxy/HTTPS_PROXY/NO_PROXY. The upstream's name does not resolve, so a request for it can only
+    # reach the mock through http_proxy: the mock, as the forward proxy, echoes it with that name as its Host.
+    forward = mock_server.removesuffix("/v1")
+    proxy = proxy_factory("http://upstream.example.invalid/_mock/echo", env={"http_proxy": forward, "NO_PROXY": ""})
     echo = httpx.get(proxy.root + "/v1/models?x=1", timeout=10).json()
-    assert echo["path"] == "http://upstream.example.invalid/v1/models?x=1"
-    proxy = proxy_factory("http://upstream.example.invalid",
-                          env={"http_proxy": stand_in, "NO_PROXY": "upstream.example.invalid"})
+    assert echo["host"] == "upstream.example.invalid" and echo["headers"]["host"] == "upstream.example.invalid"
+    assert echo["target"] == "/_mock/echo/v1/models?x=1" and echo["path"] == "/v1/models?x=1"
+    proxy = proxy_factory("http://upstream.example.invalid/_mock/echo",
+                          env={"http_proxy": forward, "NO_PROXY": "upstream.example.invalid"})
     r = httpx.get(proxy.root + "/v1/models", timeout=30)
     assert r.status_code == 502 and r.json()["error"]["type"] == "connect"
 
 
-def test_sse_events_arrive_as_soon_as_direct(stand_in, proxy_factory):
-    """Each event's delay from the upstream's write (timestamp inside the event) to the client, direct vs proxied."""
+def test_sse_events_arrive_as_soon_as_direct(mock_server, proxy_factory):
+    """Each event's delay from the mock's write (its `: t=` stamp, X-Mock-Timestamps) to the client, direct vs proxied."""
     import socket
     import statistics
     import time as clock
-    proxy = proxy_factory(stand_in)
+    proxy = proxy_factory(mock_server.removesuffix("/v1"))
+    body = json.dumps({**CHAT, "stream": True}).encode()
 
-    def lags(host_port, path):
-        s = socket.create_connection(host_port)
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    def lags(port):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                  b"X-Mock-Chunks: 30\r\nX-Mock-Chunk-Delay-Ms: 40\r\nX-Mock-Timestamps: 1\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         out, buf = [], b""
         while True:
             piece = s.recv(65536)
@@ -222,23 +237,30 @@ def test_sse_events_arrive_as_soon_as_direct(stand_in, proxy_factory):
             buf += piece
             while b"\n\n" in buf:
                 event, buf = buf.split(b"\n\n", 1)
-                if b'"t":' in event:
-                    out.append(now - float(event.split(b'"t":')[1].split(b"}")[0]))
+                if b": t=" in event:
+                    out.append(now - float(event.split(b": t=")[1].split(b"\n")[0]))
         s.close()
         return out
 
     # Events are written 40 ms apart. A proxy that buffers (MoonPalace's 4 KB bursts) delays most events by one or
-    # more periods; one that relays each event at once adds well under a period even on a loaded 2-core machine.
+    # more periods on every try; one that relays each event at once adds well under a period. On a loaded 2-core
+    # machine a whole process can still be held up for a few periods once in a while (seen: 150-300 ms at load 12),
+    # so up to three tries are made and one clean try passes; buffering fails all three.
     # The budget figure (added ms, paced first byte) is measured by Benchmarks/proxy.sh, not asserted here.
     period = 0.040
-    upstream = ("127.0.0.1", int(stand_in.rsplit(":", 1)[1]))
-    direct = lags(upstream, "/sse?n=30&delay_ms=40")
-    proxied = lags(("127.0.0.1", proxy.port), "/sse?n=30&delay_ms=40")
-    assert len(direct) == len(proxied) == 30
-    added = sorted(p - statistics.median(direct) for p in proxied)
-    print("direct ms", [round(d * 1000, 2) for d in sorted(direct)], "added ms", [round(a * 1000, 2) for a in added])
-    assert added[len(added) // 2] <= period / 5, f"median added latency {added[len(added) // 2] * 1000:.3f} ms"
-    assert added[int(len(added) * 0.9)] <= period / 2, f"p90 added latency {added[int(len(added) * 0.9)] * 1000:.3f} ms"
+    failures = []
+    for _ in range(3):
+        direct = lags(int(mock_server.rsplit(":", 1)[1].split("/")[0]))
+        proxied = lags(proxy.port)
+        # role chunk + 30 content chunks + finish chunk + [DONE]
+        assert len(direct) == len(proxied) == 33
+        added = sorted(p - statistics.median(direct) for p in proxied)
+        print("direct ms", [round(d * 1000, 2) for d in sorted(direct)], "added ms", [round(a * 1000, 2) for a in added])
+        median, p90 = added[len(added) // 2], added[int(len(added) * 0.9)]
+        if median <= period / 5 and p90 <= period / 2:
+            return
+        failures.append(f"median {median * 1000:.3f} ms, p90 {p90 * 1000:.3f} ms")
+    pytest.fail("added latency over budget on every try: " + "; ".join(failures))
 
 
 def test_log_blocks_are_whole_in_order_and_flushed_at_shutdown(mock_server, proxy_factory, moonpalace_bin):

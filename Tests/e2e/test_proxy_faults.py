@@ -6,7 +6,7 @@ import time
 import openai
 import pytest
 
-from test_proxy_util import HOLD, dump_exchanges, proxy_factory, stand_in  # noqa: F401 (fixtures)
+from test_proxy_util import dump_exchanges, mock_events, proxy_factory  # noqa: F401 (fixtures)
 from conftest import free_port, wait_until
 
 try:
@@ -46,10 +46,12 @@ def test_dead_upstream_is_connect_502(proxy_factory, moonpalace_bin):
     assert "connect:" in proxy.output
 
 
-def test_silent_upstream_times_out_with_504(stand_in, proxy_factory, moonpalace_bin):
-    proxy = proxy_factory(stand_in, "--upstream-idle-timeout", "1")
+def test_silent_upstream_times_out_with_504(mock_server, proxy_factory, moonpalace_bin):
+    # slow-head with a 30 s head delay: the mock answers nothing for longer than the proxy's 1 s idle timeout
+    proxy = proxy_factory(mock_server.removesuffix("/v1"), "--upstream-idle-timeout", "1")
     started = time.monotonic()
-    r = httpx.get(proxy.root + "/hang", timeout=30)
+    r = post(proxy.base_url + "/chat/completions", CHAT,
+             {"X-Mock-Scenario": "slow-head", "X-Mock-Head-Delay-Ms": "30000"})
     assert r.status_code == 504 and r.json()["error"]["type"] == "timeout"
     assert time.monotonic() - started < 10
     assert failure_step(last_exchange(moonpalace_bin, proxy.data_dir)) == "timeout"
@@ -124,17 +126,19 @@ def test_client_disconnect_mid_stream_is_recorded(mock_server, proxy_factory, mo
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_client_gone_while_upstream_is_silent_cancels_the_upstream_call(stand_in, proxy_factory, moonpalace_bin, stream):
+def test_client_gone_while_upstream_is_silent_cancels_the_upstream_call(mock_server, proxy_factory, moonpalace_bin, stream):
     """Non-stream: the client waits for an answer that has not come; stream: it has the head and one event and the
     next event has not come. Either way nothing is written to the client when it leaves, so only the connection
-    watch can notice: the upstream connection must be closed at once (not after the upstream's 20 s) and the
-    exchange recorded as client_disconnected."""
-    proxy = proxy_factory(stand_in)
+    watch can notice: the upstream connection must be closed at once (not after the mock's 20 s hold) and the
+    exchange recorded as client_disconnected. The mock's /_mock/events tells when it saw that connection close."""
+    proxy = proxy_factory(mock_server.removesuffix("/v1"))
+    tag = f"cancel-{stream}-{time.monotonic_ns()}"
+    events = lambda: [e["event"] for e in mock_events(mock_server, tag)]
     body = json.dumps(CHAT).encode()
     s = socket.create_connection(("127.0.0.1", proxy.port))
-    s.sendall(b"POST /hold%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-              % (b"?sse=1" if stream else b"", len(body), body))
-    assert HOLD["started"].wait(10), "the request never reached the upstream"
+    s.sendall(b"POST /_mock/hold?tag=%s&ms=20000%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n%s" % (tag.encode(), b"&sse=1" if stream else b"", len(body), body))
+    assert wait_until(lambda: "held" in events(), timeout=10), "the request never reached the upstream"
     if stream:
         got = b""
         while b"hold" not in got:
@@ -143,15 +147,17 @@ def test_client_gone_while_upstream_is_silent_cancels_the_upstream_call(stand_in
             got += piece
     started = time.monotonic()
     s.close()
-    assert HOLD["closed"].wait(10), "the upstream call went on after the client left"
+    assert wait_until(lambda: "closed" in events(), timeout=10), f"the upstream call went on after the client left: {events()}"
     assert time.monotonic() - started < 10
+    closed = [e for e in mock_events(mock_server, tag) if e["event"] == "closed"][0]
+    assert closed["held_ms"] < 15000, closed
     x = last_exchange(moonpalace_bin, proxy.data_dir)
     assert failure_step(x) == "client_disconnected"
     assert x["end"]["status"] == (200 if stream else 0)
 
 
-def test_client_request_body_cut_is_read_request_body(stand_in, proxy_factory, moonpalace_bin):
-    proxy = proxy_factory(stand_in)
+def test_client_request_body_cut_is_read_request_body(mock_server, proxy_factory, moonpalace_bin):
+    proxy = proxy_factory(mock_server.removesuffix("/v1") + "/_mock/echo")
     with socket.create_connection(("127.0.0.1", proxy.port)) as s:
         s.sendall(b"POST /v1/files HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"a" * 70000)
         time.sleep(0.3)

@@ -7,7 +7,7 @@ struct AccountRoutes: Sendable {
     let gate: Gate
     let state: MockState
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<MockRequestContext>) {
         router.get("/v1/models") { request, _ in
             await gate.serve(request) { _ in JSONResponse.make(ModelCatalog.listJSON) }
         }

@@ -8,7 +8,7 @@ struct CachingRoutes: Sendable {
     let state: MockState
     var store: CacheStore { state.caches }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<MockRequestContext>) {
         router.post("/v1/caching") { request, _ in await gate.serve(request) { _ in try await create(request) } }
         router.get("/v1/caching") { request, _ in await gate.serve(request) { _ in try list(request) } }
         router.get("/v1/caching/{id}") { request, context in

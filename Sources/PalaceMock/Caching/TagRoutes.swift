@@ -8,7 +8,7 @@ struct TagRoutes: Sendable {
     let gate: Gate
     let store: CacheStore
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<MockRequestContext>) {
         router.post("/v1/caching/refs/tags") { request, _ in
             await gate.serve(request) { _ in
                 let body = try ChatRequest.parseObject(try await Gate.body(of: request, limit: 1 << 20))

@@ -9,7 +9,7 @@ struct ChatRoutes: Sendable {
 
     static let bodyLimit = 16 << 20
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<MockRequestContext>) {
         router.post("/v1/chat/completions") { request, _ in
             await gate.serve(request) { settings in try await complete(request, settings: settings) }
         }

@@ -9,6 +9,9 @@ struct DroppedConnection: Error {}
 /// in batches (one flush for many chunks, up to 64 KiB), as a real server's buffered writer does when tokens come
 /// faster than the network; with a delay every event is flushed on its own, the moment it is due.
 ///
+/// Pacing is deadline-based: event k (0-based, `[DONE]` included) is due at body start + first-token delay +
+/// k × chunk delay, so a late wake-up does not push every later event back (no accumulated drift).
+///
 /// Event order: for each choice round-robin its deltas (role, reasoning, content, tool-call pieces); then one
 /// finish chunk per choice, the last one carrying `usage` inside the choice (Moonshot's placement); then, with
 /// `include_usage`, a usage-only chunk with `choices: []` (OpenAI's placement); then `data: [DONE]`.
@@ -61,13 +64,16 @@ struct ChatStream: Sendable {
     }
 }
 
-/// The byte-level side of a stream: SSE framing, delays, `split-sse`, `no-final-newline`, `drop`.
+/// The byte-level side of a stream: SSE framing, delays, `split-sse`, `no-final-newline`, `drop`, `X-Mock-Timestamps`.
 struct SSEOutput {
     static let batchBytes = 64 << 10
     let settings: RequestSettings
     private var rng: SeededRandom
     private let dropAfter: Int?
     private var sent = 0
+    /// When the body started: event k is due at start + first-token delay + k × chunk delay.
+    private let start = ContinuousClock.now
+    private let paced: Bool
     /// Events are collected and flushed together (no chunk delay, no byte-exact scenario).
     private let batching: Bool
     private var pending: [ByteBuffer] = []
@@ -78,6 +84,7 @@ struct SSEOutput {
         rng = SeededRandom(seed: seed ^ 0x5551_7755)
         self.dropAfter = dropAfter
         batching = settings.chunkDelayMs == 0 && dropAfter == nil && !settings.has(.splitSSE)
+        paced = settings.firstTokenDelayMs > 0 || settings.chunkDelayMs > 0
     }
 
     /// Hands the collected events to the server in one write.
@@ -109,10 +116,13 @@ struct SSEOutput {
     }
 
     private mutating func write(_ buffer: ByteBuffer, to writer: inout any ResponseBodyWriter) async throws {
-        let delay = sent == 0 ? settings.firstTokenDelayMs : settings.chunkDelayMs
-        if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+        if paced {
+            let due = start + .milliseconds(settings.firstTokenDelayMs + sent * settings.chunkDelayMs)
+            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+        }
         if let dropAfter, sent >= dropAfter { throw DroppedConnection() }
         sent += 1
+        let buffer = settings.timestamps ? Self.stamped(buffer) : buffer
         if batching {
             pending.append(buffer)
             pendingBytes += buffer.readableBytes
@@ -135,5 +145,17 @@ struct SSEOutput {
             try await Task.sleep(for: .milliseconds(2))
         }
         if rest.readableBytes > 0 { try await writer.write(rest) }
+    }
+
+    /// `: t=<CLOCK_REALTIME seconds with 6 decimals>\n` + the event: an SSE comment line (clients skip it) with the
+    /// moment the event is handed to the server, for measuring each event's delivery delay.
+    static func stamped(_ event: ByteBuffer) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(event.readableBytes + 24)
+        buffer.writeStaticString(": t=")
+        buffer.writeString(WallClock.nowMicrosecondsText())
+        buffer.writeStaticString("\n")
+        buffer.writeImmutableBuffer(event)
+        return buffer
     }
 }

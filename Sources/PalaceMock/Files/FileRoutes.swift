@@ -9,7 +9,7 @@ struct FileRoutes: Sendable {
     let state: MockState
     var files: FileStore { state.files }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<MockRequestContext>) {
         router.post("/v1/files") { request, _ in await gate.serve(request) { _ in try await upload(request) } }
         router.get("/v1/files") { request, _ in
             await gate.serve(request) { _ in
@@ -40,7 +40,7 @@ struct FileRoutes: Sendable {
 
     static func unknown(_ id: String) -> APIError { .notFound("File \(id) not found") }
 
-    private func find(_ context: BasicRequestContext) throws(APIError) -> StoredFile {
+    private func find(_ context: MockRequestContext) throws(APIError) -> StoredFile {
         let id = context.parameters.get("id") ?? ""
         guard let file = files.file(id) else { throw Self.unknown(id) }
         return file

@@ -1,8 +1,8 @@
 import HTTPTypes
 import Hummingbird
 
-/// What every request passes through: per-request settings, `slow-head`, auth, fault scenarios, and the headers
-/// the real service adds (`Msh-Request-Id`, `Server-Timing`, `Msh-Uid`, `Msh-Gid`).
+/// What every request passes through: per-request settings, `slow-head`, auth, fault scenarios, the headers
+/// the real service adds (`Msh-Request-Id`, `Server-Timing`, `Msh-Uid`, `Msh-Gid`), and `X-Mock-Gzip`.
 ///
 /// Invariant: a handler never produces a response without these headers, and an `APIError` thrown anywhere
 /// becomes a response in Moonshot's error shape (never a bare 500).
@@ -21,8 +21,10 @@ struct Gate: Sendable {
         headers[Self.uid] = options.uid
         headers[Self.gid] = options.gid
         var response: Response
+        var gzip = false
         do {
             let settings = try RequestSettings.resolve(options: options, headers: request.headers)
+            gzip = settings.gzip
             if settings.has(.slowHead) { try await Task.sleep(for: .milliseconds(settings.headDelayMs)) }
             try authorize(request.headers)
             if let fault = Self.fault(settings) { throw fault }
@@ -38,6 +40,9 @@ struct Gate: Sendable {
         let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         headers[Self.serverTiming] = "inner; dur=\(ms)"
         for field in headers { response.headers.append(field) }
+        if gzip && request.method != .head {
+            GzipResponse.apply(to: &response, acceptEncoding: request.headers[.acceptEncoding])
+        }
         return response
     }
 

@@ -56,6 +56,14 @@ enum WallClock {
         return Int(spec.tv_sec)
     }
 
+    /// The Unix time as `seconds.micro` (6 decimals), e.g. `1764446400.123456`.
+    static func nowMicrosecondsText() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        let micros = String(Int(spec.tv_nsec) / 1000)
+        return String(Int(spec.tv_sec)) + "." + String(repeating: "0", count: 6 - micros.utf8.count) + micros
+    }
+
     static func nowMilliseconds() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)

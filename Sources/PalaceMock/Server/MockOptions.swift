@@ -1,7 +1,8 @@
 /// Everything `moonpalace mock` (or an in-process user such as `start --endpoint mock`) can configure.
 ///
 /// Per-request headers (`X-Mock-Scenario`, `X-Mock-First-Token-Delay-Ms`, `X-Mock-Chunk-Delay-Ms`,
-/// `X-Mock-Chunks`) override the timing values here and add to `scenarios`.
+/// `X-Mock-Chunks`, `X-Mock-Head-Delay-Ms`) override the timing values here and add to `scenarios`;
+/// `X-Mock-Gzip` and `X-Mock-Timestamps` are per request only (see `RequestSettings`).
 public struct MockOptions: Sendable {
     /// Interface to listen on.
     public var host: String = "127.0.0.1"

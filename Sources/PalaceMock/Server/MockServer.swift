@@ -56,21 +56,22 @@ public struct MockServer: Sendable {
             onStarted: { channel in await onStarted(channel.localAddress?.port ?? options.port) })
     }
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func makeRouter() -> Router<MockRequestContext> {
+        let router = Router(context: MockRequestContext.self)
         let gate = Gate(options: options)
         router.addMiddleware { NotFoundAsJSON(gate: gate) }
         ChatRoutes(gate: gate, state: state).register(on: router)
         AccountRoutes(gate: gate, state: state).register(on: router)
         FileRoutes(gate: gate, state: state).register(on: router)
         CachingRoutes(gate: gate, state: state).register(on: router)
+        DebugRoutes(state: state).register(on: router)
         return router
     }
 }
 
 /// Unknown paths (and methods) answer in Moonshot's error shape, with the usual headers, instead of an empty 404.
 struct NotFoundAsJSON: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = MockRequestContext
     let gate: Gate
 
     func handle(
@@ -91,6 +92,8 @@ final class MockState: Sendable {
     let options: MockOptions
     let caches: CacheStore
     let files = FileStore()
+    /// What `/_mock/hold` saw, for `GET /_mock/events`.
+    let events = DebugEvents()
 
     init(options: MockOptions) {
         self.options = options
@@ -103,7 +106,7 @@ final class MockState: Sendable {
 /// maps ~2.7 MiB of ICU code and data into a process whose RSS budget is 30 MiB (issue 3). `HTTPDate` writes the
 /// same header (RFC 9110 IMF-fixdate) from `clock_gettime`, reformatted at most once a second.
 struct MockHTTPService: Service {
-    let responder: RouterResponder<BasicRequestContext>
+    let responder: RouterResponder<MockRequestContext>
     let configuration: ServerConfiguration
     let logger: Logger
     let onStarted: @Sendable (any Channel) async -> Void
@@ -113,7 +116,7 @@ struct MockHTTPService: Service {
         let server = try HTTPServerBuilder.http1().buildServer(
             configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
         ) { (request, responseWriter: consuming ResponseWriter, channel) in
-            let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+            let context = MockRequestContext(source: .init(channel: channel, logger: logger))
             var response: Response
             do {
                 response = try await responder.respond(to: request, context: context)

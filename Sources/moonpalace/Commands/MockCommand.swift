@@ -26,7 +26,20 @@ struct MockCommand: AsyncParsableCommand {
             Scenarios (per request: header X-Mock-Scenario: NAME[,NAME...]; for all requests: --scenario NAME):
             \(MockScenario.allCases.map { "  \($0.rawValue.padding(18)) \($0.summary)" }.joined(separator: "\n"))
 
-            Per-request timing headers: X-Mock-First-Token-Delay-Ms, X-Mock-Chunk-Delay-Ms, X-Mock-Chunks.
+            Per-request timing headers: X-Mock-First-Token-Delay-Ms, X-Mock-Chunk-Delay-Ms, X-Mock-Chunks, \
+            X-Mock-Head-Delay-Ms (slow-head). Stream pacing is deadline-based: event k is due at start + first-token \
+            delay + k x chunk delay. Opt-in: X-Mock-Gzip: 1 (gzip the body when Accept-Encoding allows it; streams \
+            are sync-flushed per event), X-Mock-Timestamps: 1 (an SSE comment ": t=<unix seconds.microseconds>" \
+            before every event, stamped when it is written).
+
+            Debug routes (test facilities the real API lacks; no key check, no scenarios):
+              /_mock/echo[/PATH]     any method: the request as received, as JSON (method, target, path, host, \
+            headers, body_length, body_sha256); an endpoint of http://HOST:PORT/_mock/echo echoes every proxied request
+              GET /_mock/bytes?n=N   N bytes 0,1,...,255,0,1,... with Content-Length
+              /_mock/hold?tag=T[&sse=1][&ms=20000]   any method: no answer (sse=1: an SSE head and one event) until \
+            the caller closes the connection or ms pass
+              GET /_mock/events[?tag=T]   what holds saw: held, then closed (with how) or released, with held_ms
+
             Response headers: Msh-Request-Id, Server-Timing (inner; dur=N), Msh-Uid, Msh-Gid, and \
             Msh-Context-Cache-Id / -Token-Saved / -Token-Exp when a context cache is used.
             """
