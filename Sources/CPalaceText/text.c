@@ -220,20 +220,43 @@ __attribute__((target("ssse3"))) static inline int fast_block(__m128i v, unsigne
 
 static size_t escape_plain(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status);
 __attribute__((target("ssse3"))) static size_t escape_shuffle(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status);
+#define PALACE_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,bmi2,popcnt,ssse3")))
+PALACE_AVX512_TARGET static size_t escape_avx512(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status);
+
+int palace_json_escape_kernel(void) {
+    static int kernel = -1;   // computed once; a race writes the same value
+    if (kernel < 0) {
+        __builtin_cpu_init();
+        int ssse3 = __builtin_cpu_supports("ssse3");
+        int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                     __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2") &&
+                     __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+        kernel = avx512 ? 2 : ssse3 ? 1 : 0;
+    }
+    return kernel;
+}
+
+size_t palace_json_escape_using(int kernel, const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
+    int best = palace_json_escape_kernel();
+    if (kernel > best) kernel = best;
+    switch (kernel) {
+    case 2: return escape_avx512(s, n, d, cap, flags, status);
+    case 1: return escape_shuffle(s, n, d, cap, flags, status);
+    default: return escape_plain(s, n, d, cap, flags, status);
+    }
+}
 
 size_t palace_json_escape(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
-    static int ssse3 = -1;
-    if (ssse3 < 0) ssse3 = __builtin_cpu_supports("ssse3") ? 1 : 0;
-    return ssse3 ? escape_shuffle(s, n, d, cap, flags, status) : escape_plain(s, n, d, cap, flags, status);
+    return palace_json_escape_using(2, s, n, d, cap, flags, status);
 }
 #elif PALACE_SSE2
 static inline int fast_block(__m128i v, unsigned esc, uint8_t *d, size_t *j) { (void)v; (void)esc; (void)d; (void)j; return 0; }
 #endif
 
-static inline __attribute__((always_inline)) size_t escape_impl(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status, const int shuffle) {
+/// The escape from s[i] on, with j bytes written and s[..<valid_until] already validated (a wider kernel's rest).
+static inline __attribute__((always_inline)) size_t escape_impl(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status, const int shuffle,
+                                                                size_t i, size_t j, size_t valid_until) {
     const int utf8 = flags & PALACE_ESCAPE_CHECK_UTF8, keys = (flags & PALACE_ESCAPE_CHECK_KEYS) && n >= 11;
-    size_t i = 0, j = 0;
-    size_t valid_until = 0;   // bytes before this are inside a sequence already validated
     *status = PALACE_ESCAPE_OK;
 #if PALACE_SSE2
     const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1F);
@@ -301,14 +324,106 @@ static inline __attribute__((always_inline)) size_t escape_impl(const uint8_t *s
 
 #if PALACE_SHUFFLE
 static size_t escape_plain(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
-    return escape_impl(s, n, d, cap, flags, status, 0);
+    return escape_impl(s, n, d, cap, flags, status, 0, 0, 0, 0);
 }
 __attribute__((target("ssse3"))) static size_t escape_shuffle(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
-    return escape_impl(s, n, d, cap, flags, status, 1);
+    return escape_impl(s, n, d, cap, flags, status, 1, 0, 0, 0);
+}
+
+#include <immintrin.h>
+/// 32 source bytes per step (AVX-512 VBMI2): the escape mask spreads into a 64-slot expand mask (pdep/pext: a
+/// slot for a backslash before each escaped byte), vpexpandb places the bytes (control characters replaced by
+/// their letters) and the gaps take the backslash; blocks with a control character that needs \u00XX are
+/// escaped byte by byte. The checks (UTF-8, key candidates) are those of the 16-byte loop, 32 bytes at a time.
+/// The rest (under 64 bytes) goes to the 16-byte loop.
+PALACE_AVX512_TARGET static size_t escape_avx512(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
+    const int utf8 = flags & PALACE_ESCAPE_CHECK_UTF8, keys = (flags & PALACE_ESCAPE_CHECK_KEYS) && n >= 11;
+    size_t i = 0, j = 0, valid_until = 0;
+    *status = PALACE_ESCAPE_OK;
+    const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\'), c1f = _mm256_set1_epi8(0x1F),
+                  c0f = _mm256_set1_epi8(0x0F), lower = _mm256_set1_epi8(0x20);
+    // Letters by low nibble: 8 b, 9 t, A n, C f, D r; 0 for the others (which need \u00XX).
+    const __m256i letters = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0);
+    const __m512i slashes = _mm512_set1_epi8('\\');
+    // Reads up to 34 bytes from the block start (key candidates): blocks while 64 bytes remain.
+    while (i + 64 <= n) {
+        if (cap - j < 32 * 6 + 64) { *status = PALACE_ESCAPE_NO_ROOM; return j; }
+        __m256i v = _mm256_loadu_si256((const __m256i *)(s + i));
+        unsigned hi = utf8 ? (unsigned)_mm256_movemask_epi8(v) : 0, cand = 0;
+        if (keys) {
+            // Vector compares (mask-register compares all queue on one port): `sk-`, `eyJ`, `bea` in any case.
+            __m256i y = _mm256_loadu_si256((const __m256i *)(s + i + 1)), z = _mm256_loadu_si256((const __m256i *)(s + i + 2));
+            __m256i sk = _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('s')), _mm256_cmpeq_epi8(y, _mm256_set1_epi8('k'))),
+                                          _mm256_cmpeq_epi8(z, _mm256_set1_epi8('-')));
+            __m256i ey = _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('e')), _mm256_cmpeq_epi8(y, _mm256_set1_epi8('y'))),
+                                          _mm256_cmpeq_epi8(z, _mm256_set1_epi8('J')));
+            __m256i be = _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(v, lower), _mm256_set1_epi8('b')),
+                                                           _mm256_cmpeq_epi8(_mm256_or_si256(y, lower), _mm256_set1_epi8('e'))),
+                                          _mm256_cmpeq_epi8(_mm256_or_si256(z, lower), _mm256_set1_epi8('a')));
+            cand = (unsigned)_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(sk, ey), be));
+        }
+        // In the 16-byte loop's order (UTF-8 then keys, per half), so a block with both problems gives its status.
+        for (unsigned half = 0; (hi | cand) && half < 2; half++) {
+            unsigned h = half ? hi >> 16 : hi & 0xFFFF, m = half ? cand >> 16 : cand & 0xFFFF;
+            size_t at = i + 16 * half;
+            while (h) {
+                size_t k = at + (size_t)__builtin_ctz(h);
+                h &= h - 1;
+                if (k < valid_until) continue;
+                size_t len = seq_len(s, k, n);
+                if (len == 0) { *status = PALACE_ESCAPE_INVALID_UTF8; return j; }
+                valid_until = k + len;
+            }
+            while (m) {
+                size_t k = at + (size_t)__builtin_ctz(m);
+                m &= m - 1;
+                if (key_at(s, k, n)) { *status = PALACE_ESCAPE_KEY_LIKE; return j; }
+            }
+        }
+        __m256i controls = _mm256_cmpeq_epi8(_mm256_min_epu8(v, c1f), v);
+        unsigned esc = (unsigned)_mm256_movemask_epi8(_mm256_or_si256(controls, _mm256_or_si256(_mm256_cmpeq_epi8(v, quote),
+                                                                                                  _mm256_cmpeq_epi8(v, backslash))));
+        if (esc == 0) {
+            _mm256_storeu_si256((__m256i *)(d + j), v);
+            j += 32;
+            i += 32;
+            continue;
+        }
+        if (!_mm256_testz_si256(controls, controls)) {
+            __mmask32 control = _mm256_movepi8_mask(controls);
+            __m256i t = _mm256_shuffle_epi8(letters, _mm256_and_si256(v, c0f));
+            __mmask32 letter = _mm256_mask_test_epi8_mask(_mm256_cmple_epu8_mask(v, c0f), t, t);
+            if (control & ~letter) {
+                for (size_t k = i; k < i + 32; k++) {
+                    uint8_t b = s[k];
+                    if (b < 0x20 || b == '"' || b == '\\') j += write_escape(b, d + j);
+                    else d[j++] = b;
+                }
+                i += 32;
+                continue;
+            }
+            v = _mm256_mask_blend_epi8(control, v, t);
+        }
+        // Two slots per source byte, [backslash if escaped, the byte]; pext keeps the present ones in order.
+        uint64_t present = _pdep_u64(esc, 0x5555555555555555ull) | 0xAAAAAAAAAAAAAAAAull;
+        uint64_t bytes = _pext_u64(0xAAAAAAAAAAAAAAAAull, present);
+        _mm512_storeu_si512((void *)(d + j), _mm512_mask_expand_epi8(slashes, bytes, _mm512_castsi256_si512(v)));
+        j += 32 + (size_t)__builtin_popcount(esc);
+        i += 32;
+    }
+    return escape_impl(s, n, d, cap, flags, status, 1, i, j, valid_until);
 }
 #else
 size_t palace_json_escape(const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
-    return escape_impl(s, n, d, cap, flags, status, 0);
+    return escape_impl(s, n, d, cap, flags, status, 0, 0, 0, 0);
+}
+
+int palace_json_escape_kernel(void) { return 0; }
+
+size_t palace_json_escape_using(int kernel, const uint8_t *s, size_t n, uint8_t *d, size_t cap, int flags, int *status) {
+    (void)kernel;
+    return escape_impl(s, n, d, cap, flags, status, 0, 0, 0, 0);
 }
 #endif
 

@@ -1,3 +1,4 @@
+import CPalaceText
 import Testing
 import PalaceLog
 import PalaceWire
@@ -154,6 +155,74 @@ import PalaceWire
                 } else {
                     #expect(out == [7])
                 }
+            }
+        }
+    }
+
+    /// Every escape kernel (portable, SSSE3, AVX-512: those this CPU runs) gives the same status and bytes for the
+    /// same input — long SSE-like bodies, every control character, invalid UTF-8 and key-like tokens anywhere (the
+    /// 32-byte blocks, their halves, the 16-byte loop, the scalar tail) — and the general escaper's bytes; and
+    /// `JSONText.escape` grows its buffer right when the first room guess is too small.
+    @Test func escapeKernelsAgree() throws {
+        var r = Rand(state: 8)
+        let control = (0..<32).map { [UInt8($0)] }
+        let bad: [[UInt8]] = [[0xC3], [0x80], [0xFF], [0xED, 0xA0, 0x80], [0xE0, 0x80, 0x80], [0xE4, 0xB8]]
+        let event = Array("data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\"对话\"}}]}\n\n".utf8)
+        let kernels = Array(0...JSONText.escapeKernel)
+        var compared = 0
+        for round in 0..<4_000 {
+            var bytes: [UInt8] = []
+            let target = round % 5 == 0 ? r.int(3000) : r.int(200)
+            while bytes.count < target {
+                switch r.int(10) {
+                case 0: bytes += r.pick(control)
+                case 1, 2: bytes += event
+                case 3 where round % 4 == 0: bytes += r.pick(bad)
+                default: bytes += Array(r.pick(Self.pieces).utf8)
+                }
+            }
+            for flags: Int32 in [0, PALACE_ESCAPE_CHECK_UTF8, PALACE_ESCAPE_CHECK_KEYS, PALACE_ESCAPE_CHECK_UTF8 | PALACE_ESCAPE_CHECK_KEYS] {
+                let results = kernels.map { JSONText.escape(kernel: $0, bytes, flags: flags) }
+                for (k, res) in zip(kernels, results) {
+                    #expect(res.status == results[0].status && res.bytes == results[0].bytes,
+                            "kernel \(k) vs 0, flags \(flags), input \(bytes)")
+                }
+                compared += 1
+                if flags == 0 {
+                    var general: [UInt8] = []
+                    bytes.withUnsafeBufferPointer { JSONValue.appendString(utf8: $0, to: &general) }
+                    if String(validating: bytes, as: UTF8.self) != nil {
+                        #expect(general == [0x22] + results[0].bytes + [0x22], "input \(bytes)")
+                    }
+                }
+            }
+        }
+        #expect(compared == 16_000)
+        // Control characters only: six bytes each, beyond the first room guess (the retry with the worst case).
+        for n in [1, 40, 63, 64, 65, 1000, 70_000] {
+            let text = [UInt8](repeating: 0x01, count: n)
+            var out: [UInt8] = [7]
+            let status = text.withUnsafeBufferPointer { JSONText.escape($0, flags: 0, to: &out) }
+            #expect(status == PALACE_ESCAPE_OK)
+            #expect(out == [7, 0x22] + Array(String(repeating: "\\u0001", count: n).utf8) + [0x22])
+        }
+    }
+
+    /// The header object written from the fields' bytes equals the one written from `Redactor.headers`' copies:
+    /// credentials, key-like values, repeated names (merged), non-ASCII, every redactor.
+    @Test func redactedHeaderObjectMatchesTheGeneralPath() throws {
+        var r = Rand(state: 9)
+        let names = ["Authorization", "authorization", "X-Api-Key", "Content-Type", "Accept", "x-moonpalace-note",
+                     "Set-Cookie", "Cookie", "Proxy-Authorization", "Ünïcode", "Msh-Request-Id"]
+        let regex = try Redactor(extraPatterns: ["[0-9]{4}"])
+        for _ in 0..<3_000 {
+            var hs: [HeaderField] = []
+            for _ in 0..<r.int(9) { hs.append(HeaderField(name: r.pick(names), value: Self.randomText(&r))) }
+            for red in [Redactor.standard, Redactor.none, regex] {
+                var fast = JSONText(capacity: 0), general = JSONText(capacity: 0)
+                fast.redactedHeaderObject(hs, red)
+                general.headerObject(red.headers(hs))
+                #expect(fast.out == general.out, "headers \(hs)")
             }
         }
     }

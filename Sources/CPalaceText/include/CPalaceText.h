@@ -27,8 +27,16 @@ int palace_has_key_like(const uint8_t *bytes, size_t count);
 /// \n \r \t \b \f short, others \u00XX) at `dst`, which has room for `capacity` bytes; returns the bytes written
 /// and sets `*status`. Anything but PALACE_ESCAPE_OK leaves `dst` content undefined (the caller discards it).
 /// Room: `palace_escape_capacity(count)` always suffices; less may end with PALACE_ESCAPE_NO_ROOM. The kernel
-/// may store up to 16 bytes past what it reports written (never past `capacity`).
+/// may store up to 64 bytes past what it reports written (never past `capacity`).
 size_t palace_json_escape(const uint8_t *src, size_t count, uint8_t *dst, size_t capacity, int flags, int *status);
+
+/// The best escape kernel this CPU runs: 0 portable (SSE2 where there is SSE2), 1 SSSE3 shuffles, 2 AVX-512 VBMI2
+/// (32 bytes per step). `palace_json_escape` uses it; every kernel writes the same bytes and statuses.
+int palace_json_escape_kernel(void);
+
+/// `palace_json_escape` with kernel `kernel` (lowered to the best one the CPU runs): for tests comparing them.
+/// The AVX-512 kernel may store up to 64 bytes past what it reports written (never past `capacity`).
+size_t palace_json_escape_using(int kernel, const uint8_t *src, size_t count, uint8_t *dst, size_t capacity, int flags, int *status);
 
 /// Room that always suffices for `palace_json_escape` of `count` bytes.
 static inline size_t palace_escape_capacity(size_t count) { return count * 6 + 256; }

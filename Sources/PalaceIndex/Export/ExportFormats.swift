@@ -71,10 +71,10 @@ public enum JSONLFormat {
             if let i = meta.firstIndex(where: { $0.0 == f.name }) { meta[i].1 = f.value } else { meta.append((f.name, f.value)) }
         }
         for (k, v) in meta { w.raw(","); w.string(k); w.raw(":"); w.string(v) }
-        w.raw(",\"request\":{\"headers\":"); w.headerObject(redactor.headers(ex.begin.requestHeaders))
+        w.raw(",\"request\":{\"headers\":"); w.redactedHeaderObject(ex.begin.requestHeaders, redactor)
         w.raw(",\"body\":"); CaseExport.appendBody(ex.requestBody, redactor, to: &w.out)
         w.raw("},\"response\":{\"status\":"); w.int(s.status)
-        w.raw(",\"headers\":"); w.headerObject(redactor.headers(ex.end?.responseHeaders ?? []))
+        w.raw(",\"headers\":"); w.redactedHeaderObject(ex.end?.responseHeaders ?? [], redactor)
         w.raw(",\"body\":"); CaseExport.appendBody(ex.responseBody, redactor, to: &w.out)
         w.raw("},\"merged\":")
         if ex.isStream, !ex.responseBody.isEmpty || ex.end?.mergedCompletion != nil {

@@ -53,6 +53,39 @@ struct JSONText {
         out.append(UInt8(ascii: "}"))
     }
 
+    /// `headerObject(redactor.headers(hs))` without the intermediate array and Strings: each value is masked
+    /// and escaped from its bytes (`appendRedactedText`). Repeated names and redactors with `--redact` patterns
+    /// take the general path.
+    mutating func redactedHeaderObject(_ hs: [HeaderField], _ redactor: Redactor) {
+        guard redactor.enabled, !redactor.hasExtraPatterns, !Self.hasRepeatedName(hs) else {
+            headerObject(redactor.headers(hs))
+            return
+        }
+        out.append(UInt8(ascii: "{"))
+        for (i, h) in hs.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            string(h.name)
+            out.append(UInt8(ascii: ":"))
+            if Redactor.isCredentialHeader(h.name) {
+                string(Redactor.maskKeepingMask(h.value))
+            } else {
+                var v = h.value
+                v.withUTF8 { Self.appendRedactedText($0, redactor, to: &out) }
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// Whether two headers have the same name (String equality, as `headerObject` merges them).
+    static func hasRepeatedName(_ hs: [HeaderField]) -> Bool {
+        guard hs.count > 1 else { return false }
+        for i in 1..<hs.count {
+            let a = hs[i].name
+            for j in 0..<i where hs[j].name == a { return true }
+        }
+        return false
+    }
+
     /// Headers as HAR's `[{"name": …, "value": …}]`.
     mutating func headerPairs(_ hs: [HeaderField]) {
         out.append(UInt8(ascii: "["))
@@ -74,15 +107,17 @@ struct JSONText {
     /// `redactedText` into any buffer: masks the bytes in a copy instead of going through `String` (the default
     /// rules need no decoding). `utf8` must be valid UTF-8.
     static func appendRedactedText(_ utf8: [UInt8], _ redactor: Redactor, to out: inout [UInt8]) {
-        utf8.withUnsafeBufferPointer { b in
-            guard redactor.enabled else { _ = escape(b, flags: 0, to: &out); return }
-            guard !redactor.hasExtraPatterns else {
-                JSONValue.appendString(redactor.text(String(decoding: b, as: UTF8.self)), to: &out)
-                return
-            }
-            // Most text has nothing to mask: one pass looks and escapes; a copy is masked only when needed.
-            if escape(b, flags: PALACE_ESCAPE_CHECK_KEYS, to: &out) == PALACE_ESCAPE_KEY_LIKE { appendMasked(b, to: &out) }
+        utf8.withUnsafeBufferPointer { appendRedactedText($0, redactor, to: &out) }
+    }
+
+    static func appendRedactedText(_ b: UnsafeBufferPointer<UInt8>, _ redactor: Redactor, to out: inout [UInt8]) {
+        guard redactor.enabled else { _ = escape(b, flags: 0, to: &out); return }
+        guard !redactor.hasExtraPatterns else {
+            JSONValue.appendString(redactor.text(String(decoding: b, as: UTF8.self)), to: &out)
+            return
         }
+        // Most text has nothing to mask: one pass looks and escapes; a copy is masked only when needed.
+        if escape(b, flags: PALACE_ESCAPE_CHECK_KEYS, to: &out) == PALACE_ESCAPE_KEY_LIKE { appendMasked(b, to: &out) }
     }
 
     /// `appendRedactedText` when `bytes` is valid UTF-8 (checked in the same pass); false, with `out` unchanged,
@@ -126,46 +161,83 @@ struct JSONText {
         _ = escape(bytes, flags: 0, to: &out)
     }
 
-    /// Zeros to grow a buffer by before the kernel writes into it (copied with memcpy: appending a
-    /// `repeatElement` went byte by byte, 4% of a JSONL export).
-    static let zeros = [UInt8](repeating: 0, count: 1 << 16)
-
-    @inline(__always) static func appendZeros(_ count: Int, to out: inout [UInt8]) {
-        var left = count
-        zeros.withUnsafeBufferPointer { z in
-            while left > 0 {
-                let k = min(left, z.count)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: z[0..<k]))
-                left -= k
-            }
-        }
-    }
-
     /// Appends `src` as a JSON string (quotes included) with `palace_json_escape` and `flags`; returns its status.
-    /// `out` is unchanged unless the status is `PALACE_ESCAPE_OK`.
+    /// `out` is unchanged unless the status is `PALACE_ESCAPE_OK`. The kernel writes straight into `out`'s spare
+    /// capacity (`UninitializedAppend`): no zero-filling pass before it (that was a memset-sized copy of every
+    /// body, 3% of a JSONL export).
     static func escape(_ src: UnsafeBufferPointer<UInt8>, flags: Int32, to out: inout [UInt8]) -> Int32 {
-        let start = out.count
         // Room for typical text (a quote every few bytes); the kernel says when it needs the worst case.
         var room = src.count + src.count >> 2 + 256
         while true {
-            appendZeros(room + 2, to: &out)
             var status: Int32 = 0
-            let written = out.withUnsafeMutableBufferPointer { b -> Int in
-                guard let base = b.baseAddress else { return 0 }
-                let dst = base + start
+            UninitializedAppend.append(to: &out, room: room + 2) { dst in
                 dst[0] = UInt8(ascii: "\"")
-                let n = palace_json_escape(src.baseAddress, src.count, dst + 1, room, flags, &status)
-                if status == PALACE_ESCAPE_OK { dst[n + 1] = UInt8(ascii: "\"") }
-                return n
+                let n = palace_json_escape(src.baseAddress, src.count, dst.baseAddress! + 1, room, flags, &status)
+                guard status == PALACE_ESCAPE_OK else { return 0 }
+                dst[n + 1] = UInt8(ascii: "\"")
+                return n + 2
             }
-            if status == PALACE_ESCAPE_OK {
-                out.removeLast(room - written)
-                return status
-            }
-            out.removeSubrange(start...)
-            let worst = src.count * 6 + 256
+            if status == PALACE_ESCAPE_OK { return status }
+            let worst = palace_escape_capacity(src.count)
             guard status == PALACE_ESCAPE_NO_ROOM, room < worst else { return status }
             room = worst
+        }
+    }
+}
+
+extension JSONText {
+    /// One kernel's escape of `src` with the worst-case room (tests compare the kernels: `palace_json_escape_kernel`):
+    /// its status and, for `PALACE_ESCAPE_OK`, the bytes (no quotes).
+    static func escape(kernel: Int32, _ src: [UInt8], flags: Int32) -> (status: Int32, bytes: [UInt8]) {
+        var status: Int32 = 0
+        let room = palace_escape_capacity(src.count)
+        let bytes = [UInt8](unsafeUninitializedCapacity: room) { dst, count in
+            count = src.withUnsafeBufferPointer {
+                palace_json_escape_using(kernel, $0.baseAddress, $0.count, dst.baseAddress, room, flags, &status)
+            }
+            if status != PALACE_ESCAPE_OK { count = 0 }
+        }
+        return (status, bytes)
+    }
+
+    /// The kernel `palace_json_escape` uses on this CPU.
+    static var escapeKernel: Int32 { palace_json_escape_kernel() }
+}
+
+/// Appends to a byte array by writing into its spare capacity, without initialising that room first (the
+/// standard library has no public "append uninitialised"; `append(contentsOf:)` of a sequence hands the spare
+/// capacity to the sequence's `_copyContents`, which is what this is).
+///
+/// Invariant: `fill` gets at least `room` bytes and returns how many of them it initialised, from the start; only
+/// those become elements (`out` grows geometrically like any append).
+enum UninitializedAppend {
+    struct Fill: Sequence {
+        typealias Element = UInt8
+        let fill: (UnsafeMutableBufferPointer<UInt8>) -> Int
+        var underestimatedCount: Int { 0 }
+        func makeIterator() -> EmptyCollection<UInt8>.Iterator { EmptyCollection<UInt8>().makeIterator() }
+        func _copyContents(initializing ptr: UnsafeMutableBufferPointer<UInt8>)
+            -> (EmptyCollection<UInt8>.Iterator, UnsafeMutableBufferPointer<UInt8>.Index) {
+            (EmptyCollection<UInt8>().makeIterator(), fill(ptr))
+        }
+    }
+
+    @inline(__always)
+    static func append(to out: inout [UInt8], room: Int, _ fill: (UnsafeMutableBufferPointer<UInt8>) -> Int) {
+        if out.capacity - out.count < room {
+            out.reserveCapacity(max(out.count + room, 2 * out.capacity))
+        }
+        var filled = false
+        withoutActuallyEscaping(fill) { f in
+            out.append(contentsOf: Fill(fill: { buf in
+                // reserveCapacity left at least `room` (a shared buffer would be copied with less: see below).
+                guard buf.count >= room else { return 0 }
+                filled = true
+                return f(buf)
+            }))
+        }
+        if !filled {
+            out += [UInt8](unsafeUninitializedCapacity: room) { b, count in count = fill(b) }
         }
     }
 }

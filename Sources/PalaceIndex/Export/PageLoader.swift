@@ -84,18 +84,24 @@ struct PageLoader {
         }
         page.records.reserveCapacity(parts.count)
         for (id, p) in parts where p.found == expected[id] {
-            var ex = LoadedExchange(begin: p.begin, end: p.end, requestBody: p.begin.requestBody, responseBody: [])
-            for part in p.request.sorted(by: { $0.offset < $1.offset }) { ex.requestBody += part.bytes }
-            if !p.response.isEmpty {
-                var body: [UInt8] = []
-                for part in p.response.sorted(by: { $0.offset < $1.offset }) { body += part.bytes }
-                if let e = p.end { body += e.responseBody }
-                ex.responseBody = body
-            } else {
-                ex.responseBody = p.end?.responseBody ?? []
-            }
-            page.records[id] = ex
+            let request = Self.joined(p.begin.requestBody, p.request, [])
+            let response = Self.joined([], p.response, p.end?.responseBody ?? [])
+            page.records[id] = LoadedExchange(begin: p.begin, end: p.end, requestBody: request, responseBody: response)
         }
         return page
+    }
+
+    /// `head`, the parts in offset order, then `tail`, concatenated into one exact-size array (one copy of each
+    /// byte; a lone piece is shared, not copied).
+    static func joined(_ head: [UInt8], _ parts: [(offset: UInt64, bytes: [UInt8])], _ tail: [UInt8]) -> [UInt8] {
+        if parts.isEmpty { return head.isEmpty ? tail : tail.isEmpty ? head : head + tail }
+        if parts.count == 1 && head.isEmpty && tail.isEmpty { return parts[0].bytes }
+        let ordered = parts.count == 1 ? parts : parts.sorted(by: { $0.offset < $1.offset })
+        var body: [UInt8] = []
+        body.reserveCapacity(head.count + ordered.reduce(0) { $0 + $1.bytes.count } + tail.count)
+        body += head
+        for part in ordered { body += part.bytes }
+        body += tail
+        return body
     }
 }
