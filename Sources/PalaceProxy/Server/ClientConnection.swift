@@ -6,10 +6,10 @@ import Synchronization
 /// waiting for its upstream answer, a stream waiting for its first token), so the upstream call is cancelled at
 /// once instead of running to its end for nobody.
 ///
-/// How: `ClientConnectionWatcher` sits in every client connection's pipeline after HTTP decoding and reports the
-/// end of the client's input (`ChannelEvent.inputClosed`: the client closed its side — Hummingbird allows half
-/// closure, so the channel itself stays open) or the connection's end (`channelInactive`: reset, error). Exchanges
-/// find their connection's `ClientConnection` through `ClientConnection.registry` by channel identity.
+/// How: `ClientConnectionWatcher` sits first in every client connection's pipeline and reports the end of the
+/// client's input (`ChannelEvent.inputClosed`: the client closed its side — half closure is allowed, so the channel
+/// itself stays open) or the connection's end (`channelInactive`: reset, error). Exchanges get their connection's
+/// `ClientConnection` from the handler that started them (`ConnectionIO`).
 ///
 /// Invariant: a callback registered with `onClose` runs at most once, on the event loop or at once in `onClose`
 /// when the connection had already closed; `remove` after completion guarantees it will not run later.
@@ -49,33 +49,14 @@ final class ClientConnection: Sendable {
         }
         for callback in callbacks { callback() }
     }
-
-    /// Live connections by channel identity (the watcher adds and removes them).
-    static let registry = Mutex<[ObjectIdentifier: ClientConnection]>([:])
-
-    static func of(_ channel: any Channel) -> ClientConnection? {
-        let key = ObjectIdentifier(channel)
-        return registry.withLock { $0[key] }
-    }
 }
 
-/// The per-connection pipeline handler behind `ClientConnection` (passes every event and read through untouched).
-final class ClientConnectionWatcher: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+/// The pipeline handler behind `ClientConnection` (passes every event and read through untouched).
+final class ClientConnectionWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
-    let connection = ClientConnection()
-    /// Where errors of the connection itself go (a client sending broken HTTP); resets and closes are not errors.
-    let errorLog: ServerErrorLog?
+    let connection: ClientConnection
 
-    init(errorLog: ServerErrorLog? = nil) { self.errorLog = errorLog }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let key = ObjectIdentifier(context.channel)
-        ClientConnection.registry.withLock { $0[key] = connection }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        unregister(context.channel)
-    }
+    init(connection: ClientConnection) { self.connection = connection }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         context.fireChannelRead(data)
@@ -86,42 +67,13 @@ final class ClientConnectionWatcher: ChannelInboundHandler, RemovableChannelHand
         context.fireUserInboundEventTriggered(event)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let errorLog, !(error is IOError), !(error is ChannelError) {
-            let peer = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
-            errorLog.append(level: .error, "client \(peer): \(String(reflecting: error))")
-        }
-        context.fireErrorCaught(error)
+    func handlerRemoved(context: ChannelHandlerContext) {
+        connection.close()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        unregister(context.channel)
-        context.fireChannelInactive()
-    }
-
-    private func unregister(_ channel: any Channel) {
-        let key = ObjectIdentifier(channel)
-        ClientConnection.registry.withLock { r in
-            if r[key] === connection { r.removeValue(forKey: key) }
-        }
         connection.close()
-    }
-}
-
-/// The request context of the proxy's responder: Hummingbird's basic context plus the client's channel, so an
-/// exchange can watch its connection.
-public struct ProxyRequestContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public let channel: any Channel
-
-    public init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        channel = source.channel
-    }
-
-    /// Hummingbird's basic context for the same request (what a `ProxyMount` is given).
-    public var basic: BasicRequestContext {
-        BasicRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        context.fireChannelInactive()
     }
 }
 

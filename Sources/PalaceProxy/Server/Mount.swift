@@ -22,18 +22,6 @@ public struct ProxyMount: Sendable {
     }
 }
 
-/// Sends the mount's paths to the mount and everything else to the proxy.
-struct MountingResponder: HTTPResponder {
-    typealias Context = ProxyRequestContext
-    let mount: ProxyMount?
-    let proxy: ProxyResponder
-
-    func respond(to request: Request, context: Context) async throws -> Response {
-        if let mount, mount.matches(request.uri.path) { return await mount.respond(request, context.basic) }
-        return try await proxy.respond(to: request, context: context)
-    }
-}
-
 extension ProxyServer {
     /// Appends an annotation (good/bad case, tags) through the proxy's own log writer: while `start` runs it
     /// holds the log's only writer, so whatever else in the process annotates must come through here.

@@ -2,27 +2,14 @@
 import Glibc
 #endif
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
 import PalaceLog
 import ServiceLifecycle
 
-/// Routes every request of every method and path to the exchange handler (no router: nothing is special but `GET /`).
-struct ProxyResponder: HTTPResponder {
-    typealias Context = ProxyRequestContext
-    let handler: ExchangeHandler
-
-    func respond(to request: Request, context: Context) async throws -> Response {
-        let channel = context.channel
-        let executor = EventLoopTaskExecutor.of(channel.eventLoop)
-        return await withTaskExecutorPreference(executor) {
-            await handler.handle(request, client: ClientConnection.of(channel), executor: executor)
-        }
-    }
-}
-
-/// The capture proxy: Hummingbird server in front, curl loop behind, log writer beside.
+/// The capture proxy: an HTTP server in front (`ProxyChildChannel`), curl loop behind, log writer beside.
 ///
 /// Lifecycle: `run()` serves until SIGINT/SIGTERM, then stops accepting, lets in-flight exchanges finish (bounded
 /// by `shutdownGraceSeconds`), stops the curl loop, and syncs and closes the log — nothing acknowledged is lost.
@@ -52,18 +39,18 @@ public final class ProxyServer: Sendable {
         var logger = errorLog.map { file in Logger(label: "moonpalace", factory: file.logHandler) }
             ?? Logger(label: "moonpalace")
         logger.logLevel = errorLog == nil ? .error : .warning
-        let app = Application(
-            responder: MountingResponder(mount: mount, proxy: ProxyResponder(handler: ExchangeHandler(context: context))),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ClientConnectionWatcher(errorLog: errorLog)])),
-            configuration: ApplicationConfiguration(
-                address: .hostname(config.host, port: config.port), serverName: nil, backlog: 1024),
+        let responder = ProxyRequestResponder(mount: mount, handler: ExchangeHandler(context: context), logger: logger)
+        let server = Server(
+            childChannelSetup: ProxyChildChannel(responder: responder, errorLog: errorLog),
+            configuration: ServerConfiguration(address: .hostname(config.host, port: config.port), serverName: nil, backlog: 1024),
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? config.port)
                 await mount?.onRunning(channel.localAddress?.port ?? config.port)
             },
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger)
         var groupConfig = ServiceGroupConfiguration(
-            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
         let group = ServiceGroup(configuration: groupConfig)
         var runError: (any Error)?
