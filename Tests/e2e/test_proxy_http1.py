@@ -4,7 +4,12 @@ import json
 import socket
 import time
 
-from test_proxy_util import dump_exchanges, proxy_factory, stand_in  # noqa: F401 (fixtures)
+from test_proxy_util import dump_exchanges, proxy_factory  # noqa: F401 (fixtures)
+
+
+def echo_endpoint(mock_server):
+    """The mock's echo route as the upstream: every forwarded request comes back as JSON of what it received."""
+    return mock_server.removesuffix("/v1") + "/_mock/echo"
 
 
 class Reader:
@@ -90,8 +95,8 @@ def post(path, body, extra=b"", version=b"HTTP/1.1"):
             + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
-def test_pipelined_requests_are_answered_in_order_and_all_recorded(stand_in, proxy_factory, moonpalace_bin):
-    proxy = proxy_factory(stand_in)
+def test_pipelined_requests_are_answered_in_order_and_all_recorded(mock_server, proxy_factory, moonpalace_bin):
+    proxy = proxy_factory(echo_endpoint(mock_server))
     chunked = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
     wire = (post(b"/v1/one?a=1", b'{"n":1}')
             + b"GET /v1/two?b=2 HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -113,8 +118,8 @@ def test_pipelined_requests_are_answered_in_order_and_all_recorded(stand_in, pro
     assert targets == sorted(["/v1/one?a=1", "/v1/two?b=2", "/v1/three", "/v1/four", "/v1/five"]), ex
 
 
-def test_http10_clients_close_and_keep_alive(stand_in, proxy_factory):
-    proxy = proxy_factory(stand_in)
+def test_http10_clients_close_and_keep_alive(mock_server, proxy_factory):
+    proxy = proxy_factory(echo_endpoint(mock_server))
     # Plain HTTP/1.0: answered in 1.0, the connection closes after the response.
     with connect(proxy) as sock:
         sock.sendall(post(b"/v1/plain", b'{"a":1}', version=b"HTTP/1.0"))
@@ -132,16 +137,19 @@ def test_http10_clients_close_and_keep_alive(stand_in, proxy_factory):
             assert status.startswith("HTTP/1.0 200") and headers.get("connection", "").lower() == "keep-alive", headers
             assert json.loads(body)["path"] == "/v1/keep%d" % i
     # HTTP/1.0 and a stream (no length): no chunked framing for a 1.0 client, the close ends the body.
-    with connect(proxy) as sock:
-        sock.sendall(b"GET /sse?n=5&delay_ms=1 HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+    streaming = proxy_factory(mock_server)
+    chat = json.dumps({"model": "moonshot-v1-8k", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    with connect(streaming) as sock:
+        sock.sendall(post(b"/v1/chat/completions", chat.encode(), version=b"HTTP/1.0",
+                          extra=b"Connection: keep-alive\r\nX-Mock-Chunks: 5\r\n"))
         status, headers, body = Reader(sock).response()
         assert status.startswith("HTTP/1.0 200") and "transfer-encoding" not in headers, headers
-        assert headers.get("connection", "").lower() == "close"
-        assert body.count(b"data: ") == 5 and b"\r\n" not in body, body
+        assert headers.get("connection", "").lower() == "close" and "event-stream" in headers["content-type"]
+        assert body.count(b"data: ") >= 5 and body.endswith(b"data: [DONE]\n\n") and b"\r\n" not in body, body
 
 
-def test_expect_100_continue_is_answered_before_the_body_is_sent(stand_in, proxy_factory, moonpalace_bin):
-    proxy = proxy_factory(stand_in)
+def test_expect_100_continue_is_answered_before_the_body_is_sent(mock_server, proxy_factory, moonpalace_bin):
+    proxy = proxy_factory(echo_endpoint(mock_server))
     body = b'{"big":"' + b"y" * 200_000 + b'"}'
     with connect(proxy) as sock:
         sock.sendall(b"POST /v1/expect HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -159,10 +167,10 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(stand_in, proxy
     assert len(ex) == 1 and ex[0]["begin"]["target"] == "/v1/expect"
 
 
-def test_unread_request_body_keeps_the_connection_usable(stand_in, proxy_factory):
+def test_unread_request_body_keeps_the_connection_usable(mock_server, proxy_factory):
     """GET / is answered locally without reading a body the client sent along: the rest is read and dropped, and
     the next request on the same connection is forwarded as usual."""
-    proxy = proxy_factory(stand_in)
+    proxy = proxy_factory(echo_endpoint(mock_server))
     with connect(proxy) as sock:
         r = Reader(sock)
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n")
@@ -174,8 +182,8 @@ def test_unread_request_body_keeps_the_connection_usable(stand_in, proxy_factory
         assert status.startswith("HTTP/1.1 200") and json.loads(body)["path"] == "/v1/after"
 
 
-def test_broken_request_gets_400_and_the_proxy_keeps_serving(stand_in, proxy_factory):
-    proxy = proxy_factory(stand_in)
+def test_broken_request_gets_400_and_the_proxy_keeps_serving(mock_server, proxy_factory):
+    proxy = proxy_factory(echo_endpoint(mock_server))
     with connect(proxy) as sock:
         sock.sendall(post(b"/v1/fine", b"{}") + b"NOT HTTP AT ALL\x00\r\n\r\n")
         r = Reader(sock)

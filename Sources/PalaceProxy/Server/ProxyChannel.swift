@@ -12,10 +12,13 @@ import Synchronization
 /// The proxy listener's connections: a plain SwiftNIO pipeline (NIOHTTP1's server pipeline with pipelining
 /// assistance and its protocol-error handler, then `ProxyHTTPHandler`) under Hummingbird's `Server` (bind, accept,
 /// graceful shutdown by quiescing). The team's rule is "Hummingbird 2 for every HTTP server"; the proxy's hot path
-/// goes below Hummingbird's `Application` + `NIOAsyncChannel` because the async channel's per-request machinery
-/// (inbound AsyncSequence, outbound writer, a connection task that reads parts one `await` at a time) was the
-/// largest single cost of a proxied request — measured (perf, release, this 2-core machine): ~35 % of the event
-/// loop's ~150 µs per non-stream request. Figures of the change: see `ProxyServer` (same-run A/B).
+/// goes below Hummingbird's `Application` + `NIOAsyncChannel` for measured reasons (release build, 2-core machine,
+/// `Benchmarks/proxy.sh` A/B in one run, builds alternating, medians of 3): proxy CPU per 50-chunk stream request
+/// 433 -> 376 µs (-13 %: every event was an async-channel write awaited by the body task), per non-stream request
+/// 276 -> 271 µs. perf (folded by subsystem, event-loop thread, non-stream): server I/O — NIO, HTTP codec,
+/// Hummingbird values, runtime — ~72 -> ~65 µs of ~135 µs; most of what is left is the socket syscalls themselves,
+/// the log writer (~28 µs, LZ4 HC) and the stream tap (~13 µs). It also made HTTP/1.0 clients get HTTP/1.0 answers
+/// (were HTTP/1.1), `Expect: 100-continue` answered (clients waited out their timeout), `Connection: close` echoed.
 ///
 /// What stays Hummingbird: the request and response values (`Request`, `Response`, `ResponseBody`), so
 /// `ExchangeHandler`, the control channel and a `ProxyMount` (the web admin) are unchanged; the mock and the web
