@@ -5,15 +5,19 @@ import PalaceLog
 import Glibc
 #endif
 
-/// The three-thread rebuild (rows here, full text in a file of its own, adopted at the end) and its `rebuilding`
-/// marker, which keeps other connections' catch-ups away while it runs and makes an interrupted one rebuild again.
+/// The three-thread rebuild (rows and full text each in a build file of their own, copied over the live index in
+/// one transaction at the end), its lock, and the `rebuilding` marker an older moonpalace's rebuild leaves in the
+/// live file (which keeps other connections' catch-ups away while it runs and makes an interrupted one rebuild
+/// again).
 @Suite struct RebuildTests {
     @Test func fullTextAdoptedByARebuildTakesLaterRowsOnEveryConnection() async throws {
         let f = try LogFixture()
         for i in 0..<30 { try await f.chat(user: "before \(i) 月之暗面", answer: "old answer \(i)") }
         let a = try f.index()
         try a.rebuild()
-        #expect(access(a.indexPath + "-fulltext-rebuild", F_OK) != 0, "the build file is removed")
+        for suffix in ["-fulltext-rebuild", "-rebuild", "-rebuild.lock"] {
+            #expect(access(a.indexPath + suffix, F_OK) != 0, "the build file \(suffix) is removed")
+        }
         #expect(try RebuildMarker.state(a.db) == .none)
         #expect(try a.db.scalar("SELECT v FROM exchange_text_config WHERE k = 'automerge'")?.int64 == 8)
         // The same connection (the tailer's path) and a second one add to the adopted segments.
@@ -102,5 +106,48 @@ import Glibc
         try await f.closeWriter()
         #expect(try idx.list(ListQuery(limit: 0)).count == 12 && idx.ids(ListQuery(limit: 0, text: "third")).count == 2)
         #expect(try idx.verify().isClean)
+    }
+
+    /// The live index is left alone until the new contents are complete: other connections keep reading (and
+    /// catching up) while a rebuild is under way; a second rebuild is refused while the first holds the lock; the
+    /// build files of a rebuild whose process died are removed by the next open, and the index they were meant to
+    /// replace is still whole.
+    @Test func aRebuildLeavesTheLiveIndexWholeUntilItsContentsAreComplete() async throws {
+        let f = try LogFixture()
+        for i in 0..<20 { try await f.chat(user: "question \(i) 月之暗面", answer: "answer \(i)") }
+        let a = try f.index()
+        try a.catchUp()
+        let b = try f.index()
+        let hold = try #require(RebuildLock(indexPath: a.indexPath))
+        #expect(throws: IndexError.self) { try b.rebuild() }
+        // A build file as a killed rebuild leaves it (half-written, no journal): ignored while its lock is held…
+        let dead = try ExchangeIndex.createBuildFile(ExchangeIndex.buildPath(a.indexPath), pageSize: 4096)
+        try dead.execute("INSERT INTO exchanges (id, started_at, state_code, codes, json_state, begin_segment, begin_offset) VALUES (999, 0, 0, 0, 0, 0, 0)")
+        _ = try f.index()
+        #expect(access(ExchangeIndex.buildPath(a.indexPath), F_OK) == 0)
+        hold.release()
+        // …and removed once it is not; the live index never saw it.
+        let c = try f.index()
+        #expect(access(ExchangeIndex.buildPath(a.indexPath), F_OK) != 0)
+        #expect(try c.list(ListQuery(limit: 0)).count == 20 && c.summary(id: 999) == nil)
+        // The rebuild's progress callback runs between its batches: the live index still answers then, and another
+        // connection's catch-up adds the newest exchange to it meanwhile (the copy replaces it with the same).
+        for i in 0..<3 { try await f.chat(user: "late \(i)") }
+        var seen: [Int] = []
+        a.rebuildBatchRecords = 10
+        try a.rebuild { _, _ in
+            seen.append((try? b.list(ListQuery(limit: 0)).count) ?? -1)
+            _ = try? b.catchUp()
+        }
+        #expect(!seen.isEmpty && seen.allSatisfy { $0 >= 20 }, "\(seen)")
+        try await f.closeWriter()
+        for idx in [a, b, c] {
+            #expect(try idx.list(ListQuery(limit: 0)).count == 23)
+            #expect(try idx.ids(ListQuery(limit: 0, text: "暗面")).count == 20 && idx.ids(ListQuery(limit: 0, text: "late")).count == 3)
+        }
+        #expect(try a.verify().isClean)
+        try a.db.execute("INSERT INTO exchange_text(exchange_text) VALUES('integrity-check')")
+        #expect(try a.db.scalar("PRAGMA integrity_check")?.string == "ok")
+        #expect(try a.db.scalar("PRAGMA journal_mode")?.string == "wal")
     }
 }

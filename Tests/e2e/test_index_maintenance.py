@@ -64,3 +64,45 @@ def test_since_and_until_take_relative_ages(moonpalace_bin, tmp_path):
     assert count("--since", "5d", "--until", "2d") == count("--since", "5d") - count("--since", "2d")
     bad = run(moonpalace_bin, "list", "--since", "yesterday-ish", "--data-dir", data, check=False)
     assert bad.returncode != 0 and "30m, 2h, 3d" in bad.stderr
+
+
+def test_a_killed_rebuild_leaves_the_old_index_whole(moonpalace_bin, tmp_path):
+    """`index rebuild` writes a new index in build files of its own and copies it over the live one in one
+    transaction: killed at any point (SIGKILL, no cleanup), the index still answers as before, and the next
+    command removes the build files it left."""
+    import time
+    data = str(tmp_path / "data")
+    run(moonpalace_bin, "index", "_generate", "2000", "--data-dir", data)
+    ids = [r["id"] for r in jsonl(run(moonpalace_bin, "list", "-n", "0", "--json", "--data-dir", data).stdout)]
+    hits = [r["id"] for r in jsonl(run(moonpalace_bin, "search", "the", "-n", "0", "--json", "--data-dir", data).stdout)]
+    assert len(ids) == 2000 and len(hits) > 100
+    build = os.path.join(data, "index.sqlite-rebuild")
+    fulltext = os.path.join(data, "index.sqlite-fulltext-rebuild")
+    killed = 0
+    for _ in range(20):
+        p = subprocess.Popen([moonpalace_bin, "index", "rebuild", "--data-dir", data],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while p.poll() is None and time.time() < deadline:
+            # Under way: the build files exist (the full-text one is made once the row file has its tables).
+            if os.path.exists(build) and os.path.exists(fulltext):
+                time.sleep(0.05 * killed)   # later and later into the rebuild on each round
+                p.kill()
+                killed += 1
+                break
+            time.sleep(0.002)
+        p.wait(timeout=60)
+        if killed >= 3:
+            break
+    assert killed >= 3, "the rebuild was never caught under way"
+    out = run(moonpalace_bin, "list", "-n", "0", "--json", "--data-dir", data)
+    assert [r["id"] for r in jsonl(out.stdout)] == ids
+    assert "rebuild" not in out.stderr and "interrupted" not in out.stderr, out.stderr
+    assert not os.path.exists(build) and not os.path.exists(fulltext), os.listdir(data)
+    again = run(moonpalace_bin, "search", "the", "-n", "0", "--json", "--data-dir", data).stdout
+    assert [r["id"] for r in jsonl(again)] == hits
+    assert "ok: the index matches the log" in run(moonpalace_bin, "index", "verify", "--data-dir", data).stdout
+    # A rebuild that runs to its end gives the same answers.
+    run(moonpalace_bin, "index", "rebuild", "--data-dir", data)
+    assert [r["id"] for r in jsonl(run(moonpalace_bin, "search", "the", "-n", "0", "--json", "--data-dir", data).stdout)] == hits
+    assert not [f for f in os.listdir(data) if "rebuild" in f], os.listdir(data)

@@ -21,6 +21,8 @@ public final class ExchangeIndex: @unchecked Sendable {
     let updater: IndexUpdater
     let notice: @Sendable (String) -> Void
     lazy var residual: ResidualCheck? = try? ResidualCheck(db: db)
+    /// Records per commit (and progress call) of a rebuild's build file.
+    var rebuildBatchRecords = 100_000
 
     /// Opens the index at `indexPath` for the log in `logDirectory`, creating or repairing it as needed.
     public init(indexPath: String, logDirectory: String, notice: @escaping @Sendable (String) -> Void = { _ in }) throws {
@@ -50,6 +52,7 @@ public final class ExchangeIndex: @unchecked Sendable {
             conn = try Self.openChecked(indexPath)
         }
         if !existed, reader.hasSegments { notice("index \(indexPath) is missing; building it from the log") }
+        Self.removeAbandonedRebuild(indexPath)
         db = conn
         updater = IndexUpdater(db: conn, reader: reader)
     }
@@ -106,74 +109,6 @@ public final class ExchangeIndex: @unchecked Sendable {
         try db.run("UPDATE exchanges SET state_code = \(ExchangeRow.stateIncomplete) WHERE state_code = \(ExchangeRow.stateInFlight)")
     }
 
-    /// Empties the index and reads the whole log again, as a bulk load on three threads (log reader, row writer,
-    /// full-text writer): secondary indexes dropped and re-created after, large transactions, no fsync until the
-    /// end. The full text is built in a file of its own (`<index>-fulltext-rebuild`, no journal) and copied in at
-    /// the end, in one transaction with the removal of the `rebuilding` marker; while the marker is there, other
-    /// connections' catch-ups leave the index alone (`IndexUpdater.catchUp`), and a marker whose process is gone
-    /// makes the next catch-up rebuild again (the index is derived data: nothing is lost).
-    @discardableResult
-    public func rebuild(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
-        let token = RebuildMarker.newToken()
-        try db.transaction {
-            if case .running(let who) = try RebuildMarker.state(db) { throw IndexError.rebuildRunning(who) }
-            try db.execute("""
-                DELETE FROM exchanges; DELETE FROM index_meta;
-                INSERT INTO exchange_text (exchange_text) VALUES ('delete-all');
-                \(IndexSchema.dropSecondaryIndexesSQL)
-                """)
-            try IndexMeta.set(db, RebuildMarker.key, .text(token))
-        }
-        updater.open.removeAll()
-        updater.committed = nil
-        try db.execute("PRAGMA synchronous=OFF")
-        try db.execute("PRAGMA cache_size=-262144")
-        updater.batchRecords = 25_000   // short enough that a concurrent catch-up waits well within the busy timeout
-        defer {
-            updater.batchRecords = IndexUpdater.batchRecords
-            try? db.execute("PRAGMA cache_size=-32768")
-            try? db.execute("PRAGMA synchronous=NORMAL")
-        }
-        let ftsPath = indexPath + "-fulltext-rebuild"
-        let report: CatchUpReport
-        do {
-            let builder = try FullTextBuilder(path: ftsPath)
-            report = try updater.bulkLoad(fullText: builder, progress: progress) {
-                try db.transaction { try db.execute(IndexSchema.secondaryIndexesSQL) }
-            }
-            try adoptFullText(from: ftsPath)
-        } catch {
-            try? db.execute(IndexSchema.secondaryIndexesSQL)
-            try? IndexMeta.set(db, RebuildMarker.key, .text("0 the rebuild failed: \(error)"))
-            Self.removeFiles(ftsPath)
-            throw error
-        }
-        Self.removeFiles(ftsPath)
-        try? db.execute("PRAGMA incremental_vacuum")
-        try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        if LogLiveness.writerPID(logDirectory) == nil { try markInFlightAsIncomplete() }
-        return report
-    }
-
-    /// Replaces the full-text table's contents with those built in `path` and ends the rebuild. Runs on a
-    /// connection of its own: FTS5 caches its segment structure per connection and re-reads it when another
-    /// connection has committed, so this connection (and every other) sees the adopted segments next time.
-    func adoptFullText(from path: String) throws {
-        let c = try SQLiteConnection(path: indexPath, create: false)
-        try c.run("ATTACH DATABASE ? AS fulltext_build", [.text(path)])
-        defer { try? c.execute("DETACH DATABASE fulltext_build") }
-        try c.transaction {
-            try c.execute("""
-                DELETE FROM main.exchange_text_data; DELETE FROM main.exchange_text_idx;
-                INSERT INTO main.exchange_text_data (id, block) SELECT id, block FROM fulltext_build.exchange_text_data;
-                INSERT INTO main.exchange_text_idx (segid, term, pgno)
-                    SELECT segid, term, pgno FROM fulltext_build.exchange_text_idx;
-                DELETE FROM main.index_meta WHERE key = '\(RebuildMarker.key)';
-                """)
-            try c.execute("INSERT INTO main.exchange_text(exchange_text, rank) VALUES('automerge', 8)")
-        }
-    }
-
     /// Current watermark (next log sequence to read).
     public func watermark() throws -> UInt64 { try IndexMeta.watermark(db) }
 
@@ -213,3 +148,4 @@ public enum LogLiveness {
         return nil
     }
 }
+

@@ -314,7 +314,7 @@ final class BulkChannel<Item>: @unchecked Sendable {
 
 /// The full-text side of a bulk load: its own thread and connection writing a separate, journal-less database
 /// file (`path`), so FTS5's tokenizing and segment writing run beside the row writer on the other core. The
-/// rebuild copies its shadow tables into the index at the end (`ExchangeIndex.adoptFullText`).
+/// rebuild copies its shadow tables into its build file at the end (`ExchangeIndex.adoptFullText`).
 ///
 /// FTS5 keeps new entries in an in-memory hash until it holds `hashsize` bytes, then writes them as one segment,
 /// and merges segments `automerge` (4) at a time. 64 MB makes a million-exchange rebuild write ~15 segments, each
@@ -350,6 +350,7 @@ final class FullTextBuilder: @unchecked Sendable {
                     }
                 }
                 try db.execute("COMMIT")
+                RebuildTrace.mark("full-text thread done")
             } catch {
                 failure = error
                 chan.cancel()
@@ -440,6 +441,7 @@ extension IndexUpdater {
             }
             chan.put(ops)
             chan.finish()
+            RebuildTrace.mark("reader thread done")
         }
 
         var report = CatchUpReport()
