@@ -150,4 +150,32 @@ import Glibc
         #expect(try a.db.scalar("PRAGMA integrity_check")?.string == "ok")
         #expect(try a.db.scalar("PRAGMA journal_mode")?.string == "wal")
     }
+
+    /// The header read on bytes gives what the `String` definition gives (first `;` piece, spaces trimmed,
+    /// lowercased), and JSON strings are skipped the same with the 16-byte scan at every offset.
+    @Test func contentTypeAndStringScanAgreeWithTheirDefinitions() {
+        func reference(_ v: String) -> String { String(v.split(separator: ";").first ?? "").trimmingSpaces.lowercased() }
+        for v in ["application/json", " Application/JSON ; charset=utf-8", "text/event-stream;charset=UTF-8", "", ";x",
+                  "  ", "TEXT/Ünïcode; a", "multipart/form-data; boundary=x", "a;;b", " ;b"] {
+            #expect(ExchangeRow.contentType([HeaderField(name: "Content-Type", value: v)]) == reference(v), "\(v)")
+        }
+        #expect(ExchangeRow.contentType([HeaderField(name: "X", value: "y")]) == nil)
+        // Strings of every length around the 16-byte steps, with the stop bytes (quote, backslash escapes, control
+        // characters) at every offset: valid exactly when SQLite's json_valid says so, and skipped to the same end.
+        let db = try? SQLiteConnection(path: ":memory:")
+        let pieces = ["a", "\\\"", "\\u00e9", "月", "\t", "\u{1}", "0123456789abcdef", "\\n", "\\x", "\\"]
+        var checked = 0, valid = 0
+        for n in 0..<600 {
+            var body = "[\""
+            for k in 0..<(n % 37) { body += pieces[(n * 7 + k * 3 + k * k) % pieces.count] }
+            body += n % 5 == 0 ? "" : "\",1]"
+            let sqlite = (try? db?.scalar("SELECT json_valid(?)", [.text(body)]))??.int64
+            #expect(sqlite != nil)
+            let ours = JSONBytes.isValid(Array(body.utf8))
+            #expect(ours == (sqlite == 1), "\(body.debugDescription)")
+            checked += 1
+            if ours { valid += 1 }
+        }
+        #expect(checked == 600 && valid > 100 && valid < 500, "\(valid)")
+    }
 }

@@ -98,8 +98,23 @@ struct ExchangeRow {
     }
 
     static func contentType(_ headers: [HeaderField]) -> String? {
-        guard let v = headers.first(where: { isContentType($0.name) })?.value else { return nil }
-        return String(v.split(separator: ";").first ?? "").trimmingSpaces.lowercased()
+        guard var v = headers.first(where: { isContentType($0.name) })?.value else { return nil }
+        // Bytes up to the first ';', spaces trimmed, lowercased; on the UTF-8 bytes for ASCII values (every one
+        // seen in practice), through `String` otherwise.
+        let fast: String? = v.withUTF8 { u in
+            var a = 0, z = u.firstIndex(of: UInt8(ascii: ";")) ?? u.count
+            if z == 0 && !u.isEmpty { return nil }   // split(separator:) would skip the empty first piece
+            while a < z && u[a] == 0x20 { a += 1 }
+            while z > a && u[z - 1] == 0x20 { z -= 1 }
+            var lower = [UInt8](repeating: 0, count: z - a)
+            for k in a..<z {
+                let c = u[k]
+                guard c < 0x80 else { return nil }
+                lower[k - a] = c >= 0x41 && c <= 0x5A ? c | 0x20 : c
+            }
+            return String(decoding: lower, as: UTF8.self)
+        }
+        return fast ?? String(v.split(separator: ";").first ?? "").trimmingSpaces.lowercased()
     }
 
     /// `name` is "Content-Type" in any case (no lowercased copy of every header name).
