@@ -12,6 +12,8 @@ public struct CatchUpReport: Sendable, Equatable {
     public var exchanges = 0
     public var damage: [String] = []
     public var watermark: UInt64 = 0
+    /// Of `records`, those handed over by the process's own log writer (`AppendFeed`) rather than read from the log.
+    public var handedOver = 0
 }
 
 /// Applies log records to the index in order, in batched transactions, and advances the watermark with them.
@@ -42,8 +44,16 @@ final class IndexUpdater {
     private var insertRow: SQLiteStatement?
     private var insertText: SQLiteStatement?
     private var deleteRow: SQLiteStatement?
+    /// Records handed over by this process's log writer (the tailer in `start`); nil: read everything from the log.
+    var feed: AppendFeed?
     /// Records per transaction; a rebuild uses much larger batches.
     var batchRecords = IndexUpdater.batchRecords
+    /// Full-text documents of the rows written in the current transaction, inserted together at its end
+    /// (`finishBatch`). Interleaved with the row inserts they would cost ~5× as much: every `INSERT OR REPLACE`
+    /// into `exchanges` opens a statement savepoint, and FTS5 (SQLite 3.40) flushes its pending in-memory terms
+    /// to a new segment at every savepoint — one tiny segment per exchange, all merged again later. Batched, a
+    /// transaction adds one segment.
+    private var pendingText: [(Int64, [UInt8])] = []
 
     /// Reads every record from the watermark to the end of the log. `progress` gets (records done, sequence).
     func catchUp(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
@@ -72,30 +82,52 @@ final class IndexUpdater {
             throw IndexError.interruptedRebuild(why)
         }
         if committed != start { open.removeAll() }
-        // Resume at the last record read (its position is in the watermark's fingerprint) rather than by sequence:
-        // finding a sequence means reading its segment from the start — up to 64 MB on every catch-up of the
-        // tailer, every 250 ms. The fingerprint is checked first (a compacted or replaced log moves records): it is
-        // the first record the iterator from its position reads (one read of the log, not a look-up and then
-        // the iterator reading the same bytes again).
-        var resumed: LogRecordIterator?
-        if let fp = try? IndexMeta.fingerprint(db), fp.sequence &+ 1 == start {
-            let candidate = reader.records(fromPosition: fp.position)
-            if let r = candidate.next(), r.position == fp.position, r.sequence == fp.sequence, r.timestamp == fp.timestamp {
-                resumed = candidate
+        // Records the writer of this process handed over (`AppendFeed`) need not be read back from the log; the
+        // log is read only for what comes before them (a restart, another process's catch-up, a dropped feed).
+        let delivered = feed?.take() ?? []
+        var handed = delivered.firstIndex { $0.sequence >= start } ?? delivered.endIndex
+        let handedFrom = handed < delivered.endIndex ? delivered[handed].sequence : nil
+        var it: LogRecordIterator?
+        if handedFrom.map({ $0 > start }) ?? true {
+            // Resume at the last record read (its position is in the watermark's fingerprint) rather than by
+            // sequence: finding a sequence means reading its segment from the start — up to 64 MB on every catch-up
+            // of the tailer, every 250 ms. The fingerprint is checked first (a compacted or replaced log moves
+            // records): it is the first record the iterator from its position reads (one read of the log, not a
+            // look-up and then the iterator reading the same bytes again).
+            if let fp = try? IndexMeta.fingerprint(db), fp.sequence &+ 1 == start {
+                let candidate = reader.records(fromPosition: fp.position)
+                if let r = candidate.next(), r.position == fp.position, r.sequence == fp.sequence, r.timestamp == fp.timestamp {
+                    it = candidate
+                }
             }
+            if it == nil { it = reader.records(from: start) }
         }
-        let it = resumed ?? reader.records(from: start)
+        var logDamage: [String] = []
+        var lastHandedOver = false
+        /// The log up to the first handed-over record, then the handed-over records.
+        func nextRecord() -> StoredRecord? {
+            if let log = it {
+                if let r = log.next(), handedFrom.map({ r.sequence < $0 }) ?? true { return r }
+                logDamage = log.damage.map(\.description)
+                it = nil
+            }
+            guard handed < delivered.endIndex else { return nil }
+            defer { handed += 1 }
+            lastHandedOver = true
+            return delivered[handed]
+        }
         do {
             // Kept across catch-ups (the tailer's run every 250 ms): preparing the row insert costs more than a row.
             if insertRow == nil { insertRow = try db.prepareUncached(ExchangeRow.insertSQL) }
             if insertText == nil { insertText = try db.prepareUncached(IndexSchema.insertTextSQL) }
             if deleteRow == nil { deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?") }
-            while let r = it.next() {
+            while let r = nextRecord() {
                 if r.sequence < start { continue }
                 if let stop = stopBefore, r.sequence >= stop { break }
                 try apply(r, report: &report)
                 last = r
                 report.records += 1
+                if lastHandedOver { report.handedOver += 1 }
                 inBatch += 1
                 if inBatch >= batchRecords {
                     try finishBatch(last: r)
@@ -110,18 +142,25 @@ final class IndexUpdater {
         } catch {
             try? db.execute("ROLLBACK")
             open.removeAll()
+            pendingText.removeAll()
             insertRow = nil; insertText = nil; deleteRow = nil
             throw error
         }
-        report.damage = it.damage.map(\.description)
+        report.damage = it.map { $0.damage.map(\.description) } ?? logDamage
         report.watermark = last.map { $0.sequence + 1 } ?? start
         committed = report.watermark
         if let last { progress?(report.records, last.sequence) }
         return report
     }
 
+    /// Ends a transaction's work: the open rows (in flight), then the full-text documents, then the watermark.
     private func finishBatch(last: StoredRecord) throws {
         for row in open.values { try write(row, withText: false) }
+        if !pendingText.isEmpty {
+            let insert = try insertText ?? db.prepare(IndexSchema.insertTextSQL)
+            for (id, doc) in pendingText { try insert.run(rowid: id, text: doc) }
+            pendingText.removeAll(keepingCapacity: pendingText.count <= 4096)
+        }
         try IndexMeta.setWatermark(db, after: last)
     }
 
@@ -200,7 +239,7 @@ final class IndexUpdater {
         guard withText else { return }
         let doc = row.searchDocument
         guard !doc.isEmpty else { return }
-        try (insertText ?? db.prepare(IndexSchema.insertTextSQL)).run(rowid: row.id, text: doc)
+        pendingText.append((row.id, doc))
     }
 }
 

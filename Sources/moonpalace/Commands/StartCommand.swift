@@ -138,7 +138,9 @@ struct StartCommand: AsyncParsableCommand {
             Task(executorPreference: blocking) { await LogRetentionTask.run(server: server, policy: policy) }
         }
         defer { retentionTask?.cancel() }
-        let indexTask = Task(executorPreference: blocking) { await Self.keepIndexCurrent(dir) }
+        // Subscribed before the server accepts traffic: the tailer gets every record of this run handed over.
+        let feed = server.logWriter.subscribe()
+        let indexTask = Task(executorPreference: blocking) { await Self.keepIndexCurrent(dir, feed: feed) }
         defer { indexTask.cancel() }
         do {
             defer { RunningProxy.remove(dataDirectory: dir.path) }
@@ -156,10 +158,10 @@ struct StartCommand: AsyncParsableCommand {
     /// The index tailer beside the proxy: read commands and the web admin find the index at most 250 ms behind the
     /// log. Opened after the proxy starts (a rebuild of a big index never delays the banner); rows an earlier run
     /// left in flight are marked incomplete before the first catch-up. Failures are reported and never stop the proxy.
-    private static func keepIndexCurrent(_ dir: DataDirectory) async {
+    private static func keepIndexCurrent(_ dir: DataDirectory, feed: AppendFeed) async {
         let notice: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("moonpalace: \($0)\n".utf8)) }
         do {
-            let tailer = try IndexTailer(dataDirectory: dir, pageCacheKiB: 4096, notice: notice)
+            let tailer = try IndexTailer(dataDirectory: dir, pageCacheKiB: 4096, feed: feed, notice: notice)
             try tailer.start()
             await tailer.run()
         } catch {
