@@ -9,8 +9,8 @@ import NIOHTTP1
 import NIOHTTPTypesHTTP1
 import Synchronization
 
-/// The proxy listener's connections: a plain SwiftNIO pipeline (NIOHTTP1's server pipeline with pipelining
-/// assistance and its protocol-error handler, then `ProxyHTTPHandler`) under Hummingbird's `Server` (bind, accept,
+/// The proxy listener's connections: a plain SwiftNIO pipeline (NIOHTTP1's request decoder and response encoder,
+/// then `ProxyHTTPHandler`, which also does pipelining and protocol errors) under Hummingbird's `Server` (bind, accept,
 /// graceful shutdown by quiescing). The team's rule is "Hummingbird 2 for every HTTP server"; the proxy's hot path
 /// goes below Hummingbird's `Application` + `NIOAsyncChannel` for measured reasons (release build, 2-core machine,
 /// `Benchmarks/proxy.sh` A/B in one run, builds alternating, medians of 3): proxy CPU per 50-chunk stream request
@@ -38,10 +38,12 @@ struct ProxyChildChannel: ServerChildChannel {
             let connection = ClientConnection()
             let (structured, jobs) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
             let sync = channel.pipeline.syncOperations
-            // First in the pipeline: sees the client's end of input at once (the HTTP pipeline handler would hold it
-            // back until the pending response is complete).
+            // First in the pipeline: sees the client's end of input at once, before any HTTP decoding.
             try sync.addHandler(ClientConnectionWatcher(connection: connection), position: .first)
-            try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+            // No pipelining assistance, no protocol-error handler: `ProxyHTTPHandler` does both (see there). No outbound
+            // header validation: every response header went through `HTTPFields`, which already validates.
+            try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false,
+                                                 withOutboundHeaderValidation: false)
             try sync.addHandler(ProxyHTTPHandler(responder: responder, connection: connection, jobs: jobs,
                                                 errorLog: errorLog))
             return Value(channel: channel, structured: structured)
@@ -91,23 +93,47 @@ struct ProxyRequestResponder: Sendable {
 /// Per request: the head starts a task (on this connection's event loop, `EventLoopTaskExecutor`) that builds the
 /// response and writes it (`ConnectionIO.send`); body parts go to the request's `RequestBodyStream`, which holds
 /// further reads from the socket while more than `RequestBodyStream.highWater` bytes wait unread (backpressure on the
-/// client's upload). NIOHTTP1's pipelining assistance delivers the next request's head only after this response's
-/// end was written, so responses keep the requests' order. Keep-alive: HTTP/1.1 unless `Connection: close`;
-/// HTTP/1.0 with `Connection: keep-alive` only when the response has a length (else the close delimits it).
-/// `Expect: 100-continue` is answered with `100 Continue` at once (the body is always read).
+/// client's upload).
+///
+/// Pipelining (done here, not by NIOHTTP1's pipelining assistance, which stops reading the socket during every
+/// response — two `epoll_ctl` calls per request for nothing): parts that arrive after the current request's end while
+/// its response is being written wait in `queue` (and reads stop while anything waits there); they are handled once
+/// the response's end was written, so responses keep the requests' order. A request body that is still coming when
+/// its response ended is read and dropped (the connection stays usable). A broken request (parse error) is answered
+/// `400` with `Connection: close` in its turn, after the responses before it.
+///
+/// Keep-alive: HTTP/1.1 unless `Connection: close`; HTTP/1.0 with `Connection: keep-alive` only when the response
+/// has a length (else the close delimits it). `Expect: 100-continue` is answered with `100 Continue` at once (the
+/// body is always read). Graceful shutdown (`ChannelShouldQuiesceEvent`): an idle connection closes at once, a busy
+/// one after its current response (`Connection: close`).
 final class ProxyHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Phase: Equatable {
+        /// No request in progress.
+        case idle
+        /// A request's response is being made; `ended`: its request's end has arrived (what comes next is queued).
+        case active(ended: Bool)
+        /// The response ended before its request did: the rest of that request's body is dropped.
+        case draining
+    }
+    private enum Queued {
+        case part(HTTPServerRequestPart)
+        case error(any Error)
+    }
 
     let responder: ProxyRequestResponder
     let connection: ClientConnection
     let jobs: AsyncStream<@Sendable () async -> Void>.Continuation
     let errorLog: ServerErrorLog?
     private var io: ConnectionIO?
+    private var phase = Phase.idle
+    private var queue = CircularBuffer<Queued>()
+    private var readHeldForQueue = false
     /// The body of the request being received (until its end, or until the response ended and the rest is dropped).
     private var receiving: RequestBodyStream?
-    private var responseOpen = false
     private var version = HTTPVersion.http1_1
     private var keepAlive = true
     private var isHead = false
@@ -128,13 +154,22 @@ final class ProxyHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if phase == .active(ended: true) || !queue.isEmpty {
+            queue.append(.part(part))
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             guard !closing, let io else { return }
+            phase = .active(ended: false)
             version = head.version
             keepAlive = head.isKeepAlive
             isHead = head.method == .HEAD
-            responseOpen = true
             let body = RequestBodyStream(channel: context.channel)
             receiving = body
             if head.version.major == 1 && head.version.minor >= 1,
@@ -160,10 +195,30 @@ final class ProxyHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 await io.send(await responder.respond(to: request, io: io))
             }
         case .body(let part):
+            if phase == .draining { return }
             receiving?.append(part)
         case .end:
             receiving?.finish(nil)
             receiving = nil
+            switch phase {
+            case .draining: phase = .idle
+            case .active: phase = .active(ended: true)
+            case .idle: break
+            }
+        }
+    }
+
+    /// After a response: handles what waited, up to the next request whose response is then pending.
+    private func handleQueue(context: ChannelHandlerContext) {
+        while phase != .active(ended: true), let next = queue.popFirst() {
+            switch next {
+            case .part(let part): handle(part, context: context)
+            case .error(let error): failed(error, context: context)
+            }
+        }
+        if queue.isEmpty && readHeldForQueue {
+            readHeldForQueue = false
+            context.read()
         }
     }
 
@@ -176,7 +231,7 @@ final class ProxyHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     || head.headers.contains(name: "content-length")
                 keepAlive = framed
             }
-            if !keepAlive || inputClosed {
+            if !keepAlive || inputClosed || closing {
                 head.headers.replaceOrAdd(name: "connection", value: "close")
             } else if version.major == 1 && version.minor == 0 {
                 head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
@@ -185,22 +240,29 @@ final class ProxyHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             context.write(data, promise: promise)
         case .end:
-            responseOpen = false
-            // A request body still coming is read and dropped (the connection stays usable).
-            receiving?.discard()
-            if !keepAlive || inputClosed {
+            if phase == .active(ended: false) {
+                // A request body still coming is read and dropped (the connection stays usable).
+                receiving?.discard()
+                phase = .draining
+            } else {
+                phase = .idle
+            }
+            if !keepAlive || inputClosed || closing {
                 closing = true
+                queue.removeAll()
                 let channel = context.channel
                 let written = promise ?? context.eventLoop.makePromise()
                 written.futureResult.whenComplete { _ in channel.close(promise: nil) }
                 context.write(data, promise: written)
             } else {
                 context.write(data, promise: promise)
+                handleQueue(context: context)
             }
         }
     }
 
     func read(context: ChannelHandlerContext) {
+        if !queue.isEmpty { readHeldForQueue = true; return }
         if let receiving, receiving.holdsRead() { return }
         context.read()
     }
@@ -209,7 +271,11 @@ final class ProxyHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
             receiving?.finish(ClientWentAway())
-            if !responseOpen { context.close(promise: nil) }
+            if phase != .active(ended: false) && phase != .active(ended: true) { context.close(promise: nil) }
+        } else if event is ChannelShouldQuiesceEvent {
+            closing = true
+            if phase == .idle || phase == .draining { context.close(promise: nil) }
+            return
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -228,17 +294,43 @@ final class ProxyHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         io?.closed()
         receiving?.finish(ClientWentAway())
         receiving = nil
+        queue.removeAll()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Errors of the connection itself (a client sending broken HTTP) go to server_error.log; resets and closes
-        // are not errors. NIO's protocol-error handler before this one has already answered 400 to a parse error.
+        // are not errors.
         if let errorLog, !(error is IOError), !(error is ChannelError) {
             let peer = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
             errorLog.append(level: .error, "client \(peer): \(String(reflecting: error))")
         }
-        context.close(promise: nil)
+        guard error is HTTPParserError || error is ByteToMessageDecoderError else {
+            context.close(promise: nil)
+            return
+        }
+        // Broken input: nothing after it is read; it is answered in its turn.
+        if phase == .active(ended: true) || !queue.isEmpty {
+            queue.append(.error(error))
+        } else {
+            failed(error, context: context)
+        }
+    }
+
+    /// A parse error in its turn: a body being read fails; with no response open, `400` and close.
+    private func failed(_ error: any Error, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        queue.removeAll()
+        receiving?.finish(error)
+        receiving = nil
+        guard phase != .active(ended: false) else { return }   // its response closes the connection when done
+        let head = HTTPResponseHead(version: .http1_1, status: .badRequest,
+                                    headers: HTTPHeaders([("Connection", "close"), ("Content-Length", "0")]))
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
+            channel.close(promise: nil)
+        }
     }
 }
 
