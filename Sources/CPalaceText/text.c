@@ -9,6 +9,17 @@
 #define PALACE_SSE2 1
 #endif
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void palace_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);   // glibc's maximum on 64-bit; also ends its sliding threshold
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 int palace_o_direct_flag(void) {
 #ifdef O_DIRECT
     return O_DIRECT;

@@ -52,6 +52,10 @@ ptrdiff_t palace_json_scan_string(const uint8_t *s, size_t count, int *escaped, 
 /// to *decoded_len. 0 for any other escape (\/, \u4e2d, \u000a, upper-case hex, a broken one).
 int palace_json_canonical(const uint8_t *s, size_t count, uint8_t *decoded, size_t *decoded_len);
 
+/// glibc: allocations up to 32 MiB come from the heap and freed memory is kept (mallopt M_MMAP_THRESHOLD,
+/// M_TRIM_THRESHOLD), for a process doing one large export. Nothing elsewhere.
+void palace_keep_freed_memory(void);
+
 /// The O_DIRECT open flag of this platform (0 where there is none).
 int palace_o_direct_flag(void);
 

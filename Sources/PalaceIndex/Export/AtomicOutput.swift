@@ -246,6 +246,17 @@ final class WriteBehind: @unchecked Sendable {
     }
 }
 
+/// The allocator setting for a process whose work is one large export (the CLI's `export`; not a server, whose
+/// memory should go back to the system): freed group buffers (a few MB each) stay in malloc's heaps instead of
+/// being unmapped and faulted in again page by page (152,000 page faults in a JSONL export of 100,000 exchanges,
+/// 30,000 with this). Memory stays bounded by the pipeline (about 40 MB more peak RSS), whatever the number
+/// exported.
+public enum ExportAllocator {
+    public static func keepFreedMemory() {
+        palace_keep_freed_memory()
+    }
+}
+
 /// Removes registered temporary files when the process is interrupted, then exits with 128 + signal.
 /// The handler only calls unlink(2) and _exit(2) (async-signal-safe) on paths kept as C strings.
 enum InterruptCleanup {

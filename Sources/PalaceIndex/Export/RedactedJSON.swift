@@ -18,10 +18,20 @@ struct RedactedJSON {
     var keyHashes: [UInt64] = []
     /// Scratch for the decoded text of escaped strings (`canonical`).
     var decoded: [UInt8] = []
+    /// The whole document is valid UTF-8, so every string in it is (its content lies between ASCII quotes): no
+    /// check per string.
+    var validUTF8 = false
+    /// The default rules find nothing to mask anywhere in the document's bytes, so in no string without escapes
+    /// either: a key-like token cannot cross a quote, and a string's content starts and ends where its token
+    /// runs do in the document. (Escaped strings are still checked decoded: `\n` before `sk-` makes a boundary.)
+    var noKeyLike = false
 
     /// Appends the redacted compact form of the JSON document `body` (surrounding whitespace allowed) to `out`.
     static func append(_ body: UnsafeBufferPointer<UInt8>, redactor: Redactor, to out: inout [UInt8]) -> Bool {
         var copier = RedactedJSON(src: body, redactor: redactor)
+        // Two SIMD passes over the document instead of one per string (most bodies are valid and have no keys).
+        copier.validUTF8 = UTF8Check.isValid(body)
+        copier.noKeyLike = !redactor.enabled || !Redactor.hasKeyLike(body)
         let mark = out.count
         copier.skipSpace()
         if copier.value(depth: 0, into: &out) {
@@ -67,7 +77,7 @@ struct RedactedJSON {
             guard pos < src.count, src[pos] == UInt8(ascii: "\""), let (start, end, escaped, ascii) = scanString(),
                   !escaped else { return false }
             let key = UnsafeBufferPointer(rebasing: src[start..<end])
-            if !ascii && !UTF8Check.isValid(key) { return false }
+            if !ascii && !validUTF8 && !UTF8Check.isValid(key) { return false }
             // A repeated key would collapse into one member on the slow path: leave such objects to it.
             var h: UInt64 = 0xcbf29ce484222325
             for b in key { h = (h ^ UInt64(b)) &* 0x100000001b3 }
@@ -150,7 +160,7 @@ struct RedactedJSON {
                 else { return false }
                 text = s
             } else {
-                guard ascii || UTF8Check.isValid(raw) else { return false }
+                guard ascii || validUTF8 || UTF8Check.isValid(raw) else { return false }
                 text = String(decoding: raw, as: UTF8.self)
             }
             if secret && !text.isEmpty {
@@ -160,11 +170,11 @@ struct RedactedJSON {
             }
             return true
         }
-        if !ascii && !UTF8Check.isValid(raw) { return false }
+        if !ascii && !validUTF8 && !UTF8Check.isValid(raw) { return false }
         out.append(UInt8(ascii: "\""))
         let at = out.count
         out.append(contentsOf: raw)
-        if redactor.enabled && raw.count >= 11 && Redactor.hasKeyLike(raw) {
+        if redactor.enabled && !noKeyLike && raw.count >= 11 && Redactor.hasKeyLike(raw) {
             _ = out.withUnsafeMutableBufferPointer { Redactor.maskKeyLike(in: UnsafeMutableBufferPointer(rebasing: $0[at...])) }
         }
         out.append(UInt8(ascii: "\""))
@@ -180,7 +190,7 @@ struct RedactedJSON {
         let ok = decoded.withUnsafeMutableBufferPointer { d in
             palace_json_canonical(raw.baseAddress, raw.count, d.baseAddress, &length) != 0
         }
-        guard ok, ascii || UTF8Check.isValid(raw) else { return false }
+        guard ok, ascii || validUTF8 || UTF8Check.isValid(raw) else { return false }
         guard redactor.enabled else { return true }
         return decoded.withUnsafeBufferPointer { !Redactor.hasKeyLike(UnsafeBufferPointer(rebasing: $0[0..<length])) }
     }

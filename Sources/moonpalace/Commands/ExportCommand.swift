@@ -171,6 +171,7 @@ struct ExportCommand: AsyncParsableCommand {
                 progress.update(export.exported + export.skipped)
             }
         } else {
+            ExportAllocator.keepFreedMemory()
             let out = try AtomicOutput(path: target, overwrite: force)
             while let chunk = try export.nextChunk() {
                 try out.write(chunk)
