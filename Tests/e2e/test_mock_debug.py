@@ -237,6 +237,20 @@ def test_pacing_is_deadline_based(mock_server):
     assert lateness[-1] < 0.25 and sorted(lateness)[len(lateness) // 2] < 0.1, lateness
 
 
+# --- X-Mock-Completion-Id ------------------------------------------------------------------------------------
+
+def test_completion_id_header_replaces_the_generated_id(mock_server):
+    hostile = '../../escaped "quoted" \\ 月'
+    status, _, raw = http("POST", mock_server + "/chat/completions", {"model": MODEL, "messages": USER},
+                          {"X-Mock-Completion-Id": hostile.encode().decode("latin-1")})
+    assert status == 200 and json.loads(raw)["id"] == hostile
+    _, _, raw = http("POST", mock_server + "/chat/completions", {"model": MODEL, "messages": USER, "stream": True},
+                     {"X-Mock-Completion-Id": "../../escaped"})
+    assert {json.loads(p)["id"] for p in sse_payloads(raw)[:-1]} == {"../../escaped"}
+    _, _, raw = http("POST", mock_server + "/chat/completions", {"model": MODEL, "messages": USER})
+    assert json.loads(raw)["id"].startswith("chatcmpl-")
+
+
 # --- X-Mock-Head-Delay-Ms ------------------------------------------------------------------------------------
 
 def test_head_delay_header_sets_slow_head_per_request(mock_server):
@@ -252,5 +266,5 @@ def test_head_delay_header_sets_slow_head_per_request(mock_server):
 def test_help_documents_the_debug_routes_and_headers(moonpalace_bin):
     out = subprocess.run([moonpalace_bin, "mock", "--help"], capture_output=True, text=True, timeout=30).stdout
     for word in ["/_mock/echo", "/_mock/bytes", "/_mock/hold", "/_mock/events", "X-Mock-Gzip", "X-Mock-Timestamps",
-                 "X-Mock-Head-Delay-Ms"]:
+                 "X-Mock-Head-Delay-Ms", "X-Mock-Completion-Id"]:
         assert word in out, word

@@ -24,7 +24,7 @@ struct ChatRoutes: Sendable {
         let prompt = TokenEstimator.estimate(messages: use.cachedMessages + chat.messages, tools: use.tools ?? chat.toolsJSON)
         let plan = ChatPlan(
             request: chat, settings: settings, promptTokens: prompt, cachedTokens: min(use.cachedTokens, prompt))
-        let encoding = ChatEncoding(id: Identifiers.chatCompletion(), created: WallClock.nowSeconds(), model: chat.model)
+        let encoding = ChatEncoding(id: settings.completionID ?? Identifiers.chatCompletion(), created: WallClock.nowSeconds(), model: chat.model)
         var headers = use.responseHeaders
         if use.dryRun {
             // X-Msh-Context-Cache-DryRun / dry_run=1: validation only — no inference, no completion tokens.

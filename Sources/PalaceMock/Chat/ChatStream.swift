@@ -71,9 +71,8 @@ struct SSEOutput {
     private var rng: SeededRandom
     private let dropAfter: Int?
     private var sent = 0
-    /// When the body started: event k is due at start + first-token delay + k × chunk delay.
-    private let start = ContinuousClock.now
-    private let paced: Bool
+    /// When the body started (only read when paced): event k is due at start + first-token delay + k × chunk delay.
+    private let start: ContinuousClock.Instant?
     /// Events are collected and flushed together (no chunk delay, no byte-exact scenario).
     private let batching: Bool
     private var pending: [ByteBuffer] = []
@@ -84,7 +83,7 @@ struct SSEOutput {
         rng = SeededRandom(seed: seed ^ 0x5551_7755)
         self.dropAfter = dropAfter
         batching = settings.chunkDelayMs == 0 && dropAfter == nil && !settings.has(.splitSSE)
-        paced = settings.firstTokenDelayMs > 0 || settings.chunkDelayMs > 0
+        start = settings.firstTokenDelayMs > 0 || settings.chunkDelayMs > 0 ? ContinuousClock.now : nil
     }
 
     /// Hands the collected events to the server in one write.
@@ -116,7 +115,7 @@ struct SSEOutput {
     }
 
     private mutating func write(_ buffer: ByteBuffer, to writer: inout any ResponseBodyWriter) async throws {
-        if paced {
+        if let start {
             let due = start + .milliseconds(settings.firstTokenDelayMs + sent * settings.chunkDelayMs)
             if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
         }

@@ -13,6 +13,8 @@ struct RequestSettings: Sendable {
     var gzip = false
     /// `X-Mock-Timestamps`: an SSE comment `: t=<unix seconds.µs>` before every event, stamped when it is written.
     var timestamps = false
+    /// `X-Mock-Completion-Id`: the chat completion's `id` instead of a generated `chatcmpl-…` (any text; JSON-escaped).
+    var completionID: String?
 
     func has(_ scenario: MockScenario) -> Bool { scenarios.contains(scenario) }
 
@@ -23,6 +25,7 @@ struct RequestSettings: Sendable {
     static let headDelayHeader = HTTPField.Name("X-Mock-Head-Delay-Ms")!
     static let gzipHeader = HTTPField.Name("X-Mock-Gzip")!
     static let timestampsHeader = HTTPField.Name("X-Mock-Timestamps")!
+    static let completionIDHeader = HTTPField.Name("X-Mock-Completion-Id")!
 
     /// Resolves the settings in one pass over the headers (a request without `X-Mock-*` headers costs one prefix
     /// test per header); a malformed `X-Mock-*` header is a 400 naming the header and the accepted values.
@@ -61,6 +64,8 @@ struct RequestSettings: Sendable {
                 settings.gzip = try flag(field.value, gzipHeader)
             case "x-mock-timestamps":
                 settings.timestamps = try flag(field.value, timestampsHeader)
+            case "x-mock-completion-id":
+                settings.completionID = field.value
             default:
                 break
             }

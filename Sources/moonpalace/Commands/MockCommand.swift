@@ -30,7 +30,8 @@ struct MockCommand: AsyncParsableCommand {
             X-Mock-Head-Delay-Ms (slow-head). Stream pacing is deadline-based: event k is due at start + first-token \
             delay + k x chunk delay. Opt-in: X-Mock-Gzip: 1 (gzip the body when Accept-Encoding allows it; streams \
             are sync-flushed per event), X-Mock-Timestamps: 1 (an SSE comment ": t=<unix seconds.microseconds>" \
-            before every event, stamped when it is written).
+            before every event, stamped when it is written), X-Mock-Completion-Id: TEXT (the completion's "id" instead \
+            of a generated chatcmpl-..., e.g. to test how a client handles a hostile id).
 
             Debug routes (test facilities the real API lacks; no key check, no scenarios):
               /_mock/echo[/PATH]     any method: the request as received, as JSON (method, target, path, host, \
