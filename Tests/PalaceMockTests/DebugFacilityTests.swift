@@ -73,3 +73,41 @@ import Testing
         #expect(parts.count == 2 && parts[1].count == 6 && Int(parts[0]) != nil && Int(parts[1]) != nil)
     }
 }
+
+/// Deadline-based pacing: event k is handed to the writer at start + first-token delay + k × chunk delay, so the
+/// time a write takes is absorbed instead of added (sleeping a chunk delay after each write drifts by the write
+/// time per event: here 5 ms per 10 ms event, 95 ms over 20 events).
+@Suite struct PacingTests {
+    final class Times: @unchecked Sendable {
+        var values: [ContinuousClock.Instant] = []
+    }
+
+    struct SlowWriter: ResponseBodyWriter {
+        let times: Times
+        mutating func write(_ buffer: ByteBuffer) async throws {
+            times.values.append(.now)
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+    }
+
+    @Test func pacingAbsorbsWriteTime() async throws {
+        let settings = try RequestSettings.resolve(options: MockOptions(), headers: [RequestSettings.chunkDelayHeader: "10"])
+        var spans: [Duration] = []
+        // A loaded machine can stall a run; one clean run out of three shows the schedule.
+        for _ in 0..<3 {
+            let times = Times()
+            var writer: any ResponseBodyWriter = SlowWriter(times: times)
+            var output = SSEOutput(settings: settings, seed: 1, dropAfter: nil)
+            let started = ContinuousClock.now
+            for _ in 0..<20 { try await output.send("{}", to: &writer) }
+            #expect(times.values.count == 20)
+            // Never early: event k not before start + k × 10 ms.
+            for (k, at) in times.values.enumerated() { #expect(at - started >= .milliseconds(10 * k) - .milliseconds(1)) }
+            let span = times.values[19] - times.values[0]
+            spans.append(span)
+            if span < .milliseconds(190 + 45) { return }   // sleeping after each write: >= 19 × 15 = 285 ms
+        }
+        Issue.record("20 events 10 ms apart with 5 ms writes spanned \(spans) (deadline pacing: ~190 ms)")
+    }
+}

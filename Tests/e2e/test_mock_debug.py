@@ -221,20 +221,27 @@ def test_timestamps_stamp_every_event_and_clients_still_parse(mock_server):
 
 
 def test_pacing_is_deadline_based(mock_server):
-    # Event k is due at start + first-token delay + k x chunk delay: never early, and a late wake-up is not carried
-    # over to the events after it (the last event is late by one wake-up at most, not by the sum of all of them).
+    # Event k is due at start + first-token delay + k x chunk delay: a late wake-up is not carried over to the events
+    # after it. (PalaceMockTests' pacingAbsorbsWriteTime shows the difference from sleeping after each write.) A
+    # loaded 2-core machine can stall the whole mock for a few hundred ms (seen: 445 ms at load 15), and a stall near
+    # the end leaves the last events late whatever the pacing: up to three tries, one clean try passes.
     first, delay, n = 100, 10, 60
-    before = time.time()
-    _, _, raw = http("POST", mock_server + "/chat/completions", {"model": MODEL, "messages": USER, "stream": True},
-                     {"X-Mock-Chunks": str(n), "X-Mock-Chunk-Delay-Ms": str(delay),
-                      "X-Mock-First-Token-Delay-Ms": str(first), "X-Mock-Timestamps": "1"})
-    stamps = [t for t, _ in stamped_events(raw)]
-    assert len(stamps) == n + 3
-    assert stamps[0] - before >= first / 1000 - 0.002                 # the first event waits the first-token delay
-    # stamp_k - k x delay = the schedule's origin + event k's lateness; the earliest is (nearly) on time.
-    offsets = [t - k * delay / 1000 for k, t in enumerate(stamps)]
-    lateness = [o - min(offsets) for o in offsets]
-    assert lateness[-1] < 0.25 and sorted(lateness)[len(lateness) // 2] < 0.1, lateness
+    failures = []
+    for _ in range(3):
+        before = time.time()
+        _, _, raw = http("POST", mock_server + "/chat/completions", {"model": MODEL, "messages": USER, "stream": True},
+                         {"X-Mock-Chunks": str(n), "X-Mock-Chunk-Delay-Ms": str(delay),
+                          "X-Mock-First-Token-Delay-Ms": str(first), "X-Mock-Timestamps": "1"})
+        stamps = [t for t, _ in stamped_events(raw)]
+        assert len(stamps) == n + 3
+        assert stamps[0] - before >= first / 1000 - 0.002             # the first event waits the first-token delay
+        # stamp_k - k x delay = the schedule's origin + event k's lateness; the earliest is (nearly) on time.
+        offsets = [t - k * delay / 1000 for k, t in enumerate(stamps)]
+        lateness = [o - min(offsets) for o in offsets]
+        if lateness[-1] < 0.25 and sorted(lateness)[len(lateness) // 2] < 0.1:
+            return
+        failures.append(f"last event {lateness[-1] * 1000:.1f} ms late, median {sorted(lateness)[len(lateness) // 2] * 1000:.1f} ms")
+    pytest.fail("paced events drifted on every try: " + "; ".join(failures))
 
 
 # --- X-Mock-Completion-Id ------------------------------------------------------------------------------------
