@@ -76,6 +76,24 @@ import Glibc
         try await f.closeWriter()
     }
 
+    /// Rows new to this updater are written with a plain INSERT; one that is in the table after all (whatever put
+    /// it there) makes that insert fail, and the row is replaced instead of the catch-up failing.
+    @Test func aRowAlreadyInTheTableIsReplaced() async throws {
+        let f = try LogFixture()
+        let tailer = try f.index()
+        try await f.chat(user: "first")
+        try tailer.updater.catchUp()
+        try tailer.db.run("INSERT INTO exchanges (id, started_at, state_code, codes, json_state, begin_segment, begin_offset) VALUES (2, 0, 2, 0, 0, 0, 0)")
+        try await f.chat(user: "second")
+        let r = try tailer.updater.catchUp()
+        #expect(r.exchanges == 1)
+        let rebuilt = try ExchangeIndex(indexPath: f.dir.indexPath + "-rebuilt", logDirectory: f.dir.logDirectory)
+        defer { ExchangeIndex.removeFiles(f.dir.indexPath + "-rebuilt") }
+        try rebuilt.rebuild()
+        #expect(try rows(tailer) == rows(rebuilt))
+        try await f.closeWriter()
+    }
+
     /// Another process (a CLI read command) catches up between the tailer's catch-ups: the tailer skips the
     /// handed-over records that are already indexed and applies the rest exactly once.
     @Test func anotherCatchUpInBetween() async throws {

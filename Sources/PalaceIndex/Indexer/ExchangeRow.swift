@@ -12,6 +12,8 @@ struct ExchangeRow {
     static let columns = IndexSchema.storedColumns.map(\.0)
     static let insertSQL = "INSERT OR REPLACE INTO exchanges (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) "
         + "VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+    /// The same columns for a row that is not in the table yet (fails on an existing id).
+    static let insertNewSQL = "INSERT" + insertSQL.dropFirst("INSERT OR REPLACE".count)
     /// Bodies larger than this are not checked while indexing (their JSON paths are decided from the log).
     static let maxParsedBody = 4 << 20
 
