@@ -198,3 +198,33 @@ def test_broken_request_gets_400_and_the_proxy_keeps_serving(mock_server, proxy_
         status, headers, body = r.response()
         assert status.startswith("HTTP/1.1 200") and headers.get("connection") == "close"
         assert json.loads(body)["path"] == "/v1/next" and r.closed()
+
+
+def test_sigterm_closes_idle_connections_and_finishes_the_response_in_flight(mock_server, proxy_factory, moonpalace_bin):
+    import signal
+    proxy = proxy_factory(mock_server)
+    chat = json.dumps({"model": "moonshot-v1-8k", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    idle = connect(proxy)
+    idle_reader = Reader(idle)
+    idle.sendall(post(b"/v1/chat/completions", chat.encode(), extra=b"X-Mock-Chunks: 2\r\n"))
+    assert idle_reader.response()[0].startswith("HTTP/1.1 200")           # a kept-alive connection, now idle
+    busy = connect(proxy)
+    busy.sendall(post(b"/v1/chat/completions", chat.encode(),
+                      extra=b"X-Mock-Chunks: 20\r\nX-Mock-Chunk-Delay-Ms: 50\r\nX-Request-Id: in-flight\r\n"))
+    busy_reader = Reader(busy)
+    status, headers = busy_reader.head()                                   # the stream is under way
+    assert status.startswith("HTTP/1.1 200"), status
+    proxy.process.popen.send_signal(signal.SIGTERM)
+    assert idle_reader.closed(timeout=10), "an idle keep-alive connection must not hold up the shutdown"
+    rest = busy_reader.buf
+    busy.settimeout(20)
+    while b"data: [DONE]" not in rest:
+        piece = busy.recv(65536)
+        assert piece, f"the response in flight was cut by the shutdown: {rest[-300:]!r}"
+        rest += piece
+    assert proxy.process.popen.wait(timeout=20) == 0
+    idle.close()
+    busy.close()
+    ex = [e for e in dump_exchanges(moonpalace_bin, proxy.data_dir).values()
+          if e["begin"] and e["begin"].get("client_request_id") == "in-flight"]
+    assert len(ex) == 1 and ex[0]["end"] is not None, ex
