@@ -12,13 +12,16 @@ import Synchronization
 /// The proxy listener's connections: a plain SwiftNIO pipeline (NIOHTTP1's request decoder and response encoder,
 /// then `ProxyHTTPHandler`, which also does pipelining and protocol errors) under Hummingbird's `Server` (bind, accept,
 /// graceful shutdown by quiescing). The team's rule is "Hummingbird 2 for every HTTP server"; the proxy's hot path
-/// goes below Hummingbird's `Application` + `NIOAsyncChannel` for measured reasons (release build, 2-core machine,
-/// `Benchmarks/proxy.sh` A/B in one run, builds alternating, medians of 3): proxy CPU per 50-chunk stream request
-/// 433 -> 376 µs (-13 %: every event was an async-channel write awaited by the body task), per non-stream request
-/// 276 -> 271 µs. perf (folded by subsystem, event-loop thread, non-stream): server I/O — NIO, HTTP codec,
-/// Hummingbird values, runtime — ~72 -> ~65 µs of ~135 µs; most of what is left is the socket syscalls themselves,
-/// the log writer (~28 µs, LZ4 HC) and the stream tap (~13 µs). It also made HTTP/1.0 clients get HTTP/1.0 answers
-/// (were HTTP/1.1), `Expect: 100-continue` answered (clients waited out their timeout), `Connection: close` echoed.
+/// goes below Hummingbird's `Application` + `NIOAsyncChannel` for measured reasons (release builds, this 2-core
+/// machine at load ~11, same mock for both, builds alternating, medians of 3, proxy CPU user+sys per request at 16
+/// connections): non-stream 264 -> 257 µs, 50-chunk stream 389 -> 369 µs (every event had been an awaited
+/// async-channel write). `Benchmarks/proxy.sh` A/B (medians of 3): added p50 one at a time +0.465 -> +0.388 ms,
+/// stream throughput 0.27x -> 0.49x of direct, paced first byte +0.52 -> +0.32 ms. perf, folded by subsystem (event
+/// loop, non-stream): server I/O (NIO, HTTP codec, Hummingbird values, runtime) ~72 -> ~60 µs of the loop's
+/// ~137 -> ~125 µs; what is left there is mostly the socket syscalls themselves — the other large costs are the
+/// log writer (~24 µs, LZ4 HC), the stream tap (~12 µs), curl's thread (~43 µs) and the index tailer's.
+/// Behaviour fixed on the way: HTTP/1.0 clients get HTTP/1.0 answers (were HTTP/1.1), `Expect: 100-continue` is
+/// answered (clients waited out their timeout), `Connection: close` is echoed.
 ///
 /// What stays Hummingbird: the request and response values (`Request`, `Response`, `ResponseBody`), so
 /// `ExchangeHandler`, the control channel and a `ProxyMount` (the web admin) are unchanged; the mock and the web
@@ -26,7 +29,7 @@ import Synchronization
 struct ProxyChildChannel: ServerChildChannel {
     struct Value: ServerChildChannelValue {
         let channel: any Channel
-        /// Requests to run inside the server's task tree (see `ConnectionIO.structured`).
+        /// Requests to run inside the server's task tree (see `handle(value:logger:)`).
         let structured: AsyncStream<@Sendable () async -> Void>
     }
 
