@@ -5,9 +5,7 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -232,43 +230,24 @@ def test_bad_inputs_leave_nothing(moonpalace_bin, history, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["out.jsonl"]
 
 
-class EvilUpstream(BaseHTTPRequestHandler):
-    """Answers every chat call with a completion whose id would escape an export directory."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps({"id": "../../escaped", "object": "chat.completion", "created": 1, "model": "m",
-                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"},
-                                        "finish_reason": "stop"}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_ids_that_would_escape_the_directory(moonpalace_bin, proxy_factory, tmp_path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EvilUpstream)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        proxy = proxy_factory(f"http://127.0.0.1:{server.server_address[1]}")
-        post_json(proxy.base_url + "/chat/completions", {"model": "m", "messages": []})
-        proxy.process.popen.send_signal(signal.SIGTERM)
-        proxy.process.popen.wait(timeout=20)
-        out = tmp_path / "cases"
-        out.mkdir()
-        single = run(moonpalace_bin, "export", "--id", "1", "--directory", str(out), "--data-dir", proxy.data_dir,
-                     check=False)
-        assert single.returncode != 0 and "would leave the export directory" in single.stderr
-        batch = run(moonpalace_bin, "export", "--all", "--format", "json", "-o", str(out), "--data-dir", proxy.data_dir,
-                    check=False)
-        assert batch.returncode != 0 and "would leave the export directory" in batch.stderr
-        assert os.listdir(out) == [] and not os.path.exists(tmp_path / "escaped.json")
-    finally:
-        server.shutdown()
+def test_ids_that_would_escape_the_directory(moonpalace_bin, proxy_factory, mock_server, tmp_path):
+    # The mock answers with a completion id that would escape an export directory (X-Mock-Completion-Id).
+    proxy = proxy_factory(mock_server)
+    status, body = post_json(proxy.base_url + "/chat/completions",
+                             {"model": "moonshot-v1-8k", "messages": [{"role": "user", "content": "hi"}]},
+                             {"X-Mock-Completion-Id": "../../escaped"})
+    assert status == 200 and json.loads(body)["id"] == "../../escaped"
+    proxy.process.popen.send_signal(signal.SIGTERM)
+    proxy.process.popen.wait(timeout=20)
+    out = tmp_path / "cases"
+    out.mkdir()
+    single = run(moonpalace_bin, "export", "--id", "1", "--directory", str(out), "--data-dir", proxy.data_dir,
+                 check=False)
+    assert single.returncode != 0 and "would leave the export directory" in single.stderr
+    batch = run(moonpalace_bin, "export", "--all", "--format", "json", "-o", str(out), "--data-dir", proxy.data_dir,
+                check=False)
+    assert batch.returncode != 0 and "would leave the export directory" in batch.stderr
+    assert os.listdir(out) == [] and not os.path.exists(tmp_path / "escaped.json")
 
 
 def test_interrupted_export_leaves_no_file(moonpalace_bin, tmp_path):
