@@ -227,6 +227,32 @@ import PalaceWire
         }
     }
 
+    /// The SSSE3 lookup validator (whole documents, 16 bytes per step) and the byte-by-byte one agree on long
+    /// inputs with every kind of sequence and error anywhere: across block boundaries, in the padded tail, a lead
+    /// byte cut off at the very end.
+    @Test func utf8LookupKernelAgreesWithScalar() {
+        var r = Rand(state: 10)
+        let pieces: [[UInt8]] = [[0x41], [0x7F], [0xC2, 0x80], [0xDF, 0xBF], [0xE0, 0xA0, 0x80], [0xE4, 0xB8, 0xAD],
+                                 [0xED, 0x9F, 0xBF], [0xEF, 0xBF, 0xBF], [0xF0, 0x90, 0x80, 0x80], [0xF4, 0x8F, 0xBF, 0xBF],
+                                 [0xC3], [0x80], [0xFF], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xC1, 0xBF], [0xF4, 0x90, 0x80, 0x80],
+                                 [0xE0, 0x80, 0x80], [0xF0, 0x80, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE4, 0xB8], [0xF0, 0x90, 0x80]]
+        var invalid = 0
+        for round in 0..<20_000 {
+            var b: [UInt8] = []
+            let good = round % 2 == 0
+            for _ in 0..<r.int(60) {
+                let p = r.int(good ? 10 : pieces.count)
+                b += r.int(3) == 0 ? pieces[p] : Array(repeating: 0x61, count: r.int(20))
+            }
+            let lookup = b.withUnsafeBufferPointer { palace_utf8_valid($0.baseAddress, $0.count) != 0 }
+            let scalar = b.withUnsafeBufferPointer { palace_utf8_valid_scalar($0.baseAddress, $0.count) != 0 }
+            #expect(lookup == scalar, "\(b)")
+            #expect(lookup == (String(validating: b, as: UTF8.self) != nil), "\(b)")
+            if !scalar { invalid += 1 }
+        }
+        #expect(invalid > 5_000 && invalid < 15_000)
+    }
+
     @Test func utf8CheckAgreesWithString() {
         var r = Rand(state: 5)
         let pieces: [[UInt8]] = [[0x41], [0xC3, 0xA9], [0xE4, 0xB8, 0xAD], [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0x80], [0xFF],

@@ -10,6 +10,9 @@
 /// 1 when `bytes` is valid UTF-8 (the Unicode definition: no overlongs, surrogates or values above U+10FFFF).
 int palace_utf8_valid(const uint8_t *bytes, size_t count);
 
+/// `palace_utf8_valid` without the SSSE3 lookup kernel (byte by byte past ASCII): for tests comparing them.
+int palace_utf8_valid_scalar(const uint8_t *bytes, size_t count);
+
 /// 1 when the default rules would mask something in `bytes` (Redactor.hasKeyLike: `sk-` + 16 token bytes,
 /// `bearer ` + 8, a JWT `eyJ….….…` of at least 20 bytes, each starting a run of token bytes).
 int palace_has_key_like(const uint8_t *bytes, size_t count);
