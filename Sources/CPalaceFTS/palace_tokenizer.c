@@ -308,3 +308,10 @@ int palace_fts_register(sqlite3 *db) {
     fts5_tokenizer tok = {palaceCreate, palaceDelete, palaceTokenize};
     return api->xCreateTokenizer(api, "palace", m, &tok, moduleDelete);
 }
+
+int palace_sqlite_configure(void) {
+    // No global allocation statistics: with them every sqlite3_malloc/sqlite3_free takes one process-wide mutex
+    // (the FTS5 hash of a rebuild allocates for every new term; the row writer and the full-text writer run on
+    // two threads). Only possible before SQLite is initialized; SQLITE_MISUSE afterwards, which is harmless.
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}

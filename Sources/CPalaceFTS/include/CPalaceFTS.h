@@ -6,6 +6,10 @@
 /// Registers the "palace" tokenizer on `db` (SQLITE_OK, or an SQLite error code).
 int palace_fts_register(sqlite3 *db);
 
+/// Process-wide SQLite settings, called once before the first connection is opened (SQLITE_OK, or SQLITE_MISUSE
+/// when SQLite was already initialized): no allocation statistics (`SQLITE_CONFIG_MEMSTATUS` 0).
+int palace_sqlite_configure(void);
+
 #include <stddef.h>
 #include <stdint.h>
 #if defined(__SSE2__)

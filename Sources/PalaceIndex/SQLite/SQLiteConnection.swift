@@ -12,8 +12,12 @@ public final class SQLiteConnection: @unchecked Sendable {
     public let path: String
     private var cache: [String: SQLiteStatement] = [:]
 
+    /// `palace_sqlite_configure` before the first connection of the process.
+    private static let configured: Int32 = palace_sqlite_configure()
+
     /// Opens (creating if asked) the database at `path`. `readOnly` opens without write access.
     public init(path: String, readOnly: Bool = false, create: Bool = true, busyTimeoutMs: Int32 = 10_000) throws {
+        _ = Self.configured
         var db: OpaquePointer?
         var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
