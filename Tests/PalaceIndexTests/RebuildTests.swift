@@ -178,4 +178,37 @@ import Glibc
         }
         #expect(checked == 600 && valid > 100 && valid < 500, "\(valid)")
     }
+
+    /// Documents of exchanges that end out of id order (concurrent traffic) reach FTS5 in increasing rowid order:
+    /// each one is held until every exchange begun before it has ended; an exchange that never ends holds back
+    /// no more than the limit of documents.
+    @Test func fullTextDocumentsOfABulkLoadGoInRowidOrder() {
+        func run(stuck: UInt64?, limit: Int) -> (out: [Int64], ended: [Int64], maxHeld: Int) {
+            var order = RowidOrder(limit: limit)
+            var open: Set<UInt64> = []
+            var out: [(Int64, [UInt8])] = []
+            var rng = SystemRandomNumberGenerator()
+            var next: UInt64 = 1, ended: [Int64] = [], maxHeld = 0
+            // Up to five exchanges in flight at once, ending in random order.
+            while next <= 300 || open.count > (stuck == nil ? 0 : 1) {
+                if next <= 300 && (open.count < 5 || open.count == 1 && stuck != nil && open.contains(stuck!)) {
+                    open.insert(next); order.began(next); next += 1
+                } else {
+                    let id = open.filter { $0 != stuck }.randomElement(using: &rng)!
+                    open.remove(id); ended.append(Int64(id))
+                    order.add(Int64(id), [UInt8(id % 251)])
+                }
+                order.ready(isOpen: { open.contains($0) }, into: &out)
+                maxHeld = max(maxHeld, order.held)
+            }
+            order.drain(into: &out)
+            #expect(out.allSatisfy { $0.1 == [UInt8($0.0 % 251)] })
+            return (out.map(\.0), ended, maxHeld)
+        }
+        let free = run(stuck: nil, limit: 1000)
+        #expect(free.out == free.ended.sorted() && free.out.count == 300, "in id order: \(free.out)")
+        #expect(free.maxHeld < 300)
+        let held = run(stuck: 3, limit: 8)
+        #expect(held.out.sorted() == held.ended.sorted() && held.out.count == 299 && held.maxHeld <= 9)
+    }
 }

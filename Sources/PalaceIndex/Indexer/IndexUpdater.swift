@@ -448,6 +448,7 @@ extension IndexUpdater {
             ops.reserveCapacity(256)
             var texts: [(Int64, [UInt8])] = []
             texts.reserveCapacity(256)
+            var order = RowidOrder()
             var n = 0
             var last: StoredRecord?
             let it = reader.records(from: 0)
@@ -456,6 +457,7 @@ extension IndexUpdater {
                 switch r.record {
                 case .begin(let b):
                     open[b.exchangeID] = ExchangeRow(begin: b, position: r.position)
+                    if docs != nil { order.began(b.exchangeID) }
                 case .chunk(let c):
                     if var row = open.removeValue(forKey: c.exchangeID) {
                         row.add(chunk: c, position: r.position)
@@ -466,7 +468,7 @@ extension IndexUpdater {
                         row.apply(end: e, position: r.position)
                         let doc = row.searchDocument
                         if docs != nil {
-                            if !doc.isEmpty { texts.append((row.id, doc)) }
+                            if !doc.isEmpty { order.add(row.id, doc) }
                             ops.append(.write(row, document: nil))
                         } else {
                             ops.append(.write(row, document: doc))
@@ -491,12 +493,14 @@ extension IndexUpdater {
                     chan.put(ops)
                     ops = []
                 }
+                if docs != nil { order.ready(isOpen: { open[$0] != nil }, into: &texts) }
                 if texts.count >= 256, let docs {
                     if docs.cancelled { break }
                     docs.put(texts)
                     texts = []
                 }
             }
+            order.drain(into: &texts)
             if let last, n % batch != 0 { ops.append(.boundary(open: Array(open.values), last: last, records: n)) }
             ops.append(.damage(it.damage.map(\.description)))
             if let docs {
@@ -557,5 +561,70 @@ extension IndexUpdater {
         committed = report.watermark
         open.removeAll()
         return report
+    }
+}
+
+/// Full-text documents of a bulk load in increasing rowid order. FTS5 flushes its in-memory terms to a new
+/// segment whenever a rowid is smaller than the one before (SQLite 3.40 `sqlite3Fts5IndexBeginWrite`), and
+/// exchanges end — so their documents are made — out of id order whenever traffic was concurrent: handed over in
+/// log order, a real history's rebuild would write a tiny segment per overlap and merge them all again.
+///
+/// A document is held until no exchange with a smaller id can still end: ids are given out in begin order, so
+/// that is when every exchange begun before it has ended (`openIDs`, in begin order, is the queue of candidates).
+/// An exchange that never ends (its end lost) would hold everything back: past `limit` held documents the
+/// smallest go anyway (at worst one flush each).
+struct RowidOrder {
+    private var heap: [(Int64, [UInt8])] = []
+    private var openIDs: [UInt64] = []
+    private var head = 0
+    let limit: Int
+
+    init(limit: Int = 50_000) { self.limit = limit }
+
+    var held: Int { heap.count }
+
+    mutating func began(_ id: UInt64) { openIDs.append(id) }
+
+    mutating func add(_ id: Int64, _ doc: [UInt8]) {
+        heap.append((id, doc))
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard heap[i].0 < heap[p].0 else { break }
+            heap.swapAt(i, p)
+            i = p
+        }
+    }
+
+    /// Moves the documents that may go now to `out`, smallest id first.
+    mutating func ready(isOpen: (UInt64) -> Bool, into out: inout [(Int64, [UInt8])]) {
+        guard let top = heap.first else { return }
+        while head < openIDs.count && !isOpen(openIDs[head]) { head += 1 }
+        if head >= 4096 && head * 2 >= openIDs.count { openIDs.removeFirst(head); head = 0 }
+        let floor = head < openIDs.count ? Int64(bitPattern: openIDs[head]) : Int64.max
+        guard top.0 < floor || heap.count > limit else { return }
+        while let t = heap.first, t.0 < floor || heap.count > limit { out.append(popMin()) }
+    }
+
+    /// Every document still held, smallest id first.
+    mutating func drain(into out: inout [(Int64, [UInt8])]) {
+        while !heap.isEmpty { out.append(popMin()) }
+    }
+
+    private mutating func popMin() -> (Int64, [UInt8]) {
+        let n = heap.count - 1
+        heap.swapAt(0, n)
+        let min = heap.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < n && heap[l].0 < heap[m].0 { m = l }
+            if r < n && heap[r].0 < heap[m].0 { m = r }
+            if m == i { break }
+            heap.swapAt(i, m)
+            i = m
+        }
+        return min
     }
 }
