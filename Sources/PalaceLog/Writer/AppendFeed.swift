@@ -13,8 +13,22 @@ import Synchronization
 ///   reading the log (everything delivered is in the log, so the log is always the fallback).
 /// Thread-safe: the writer delivers under the writing role, the consumer takes from any thread.
 public final class AppendFeed: Sendable {
+    /// One written record as the writer leaves it: small (the record stays boxed as the producer gave it), so the
+    /// writer's side costs a few words per record; `take()` turns entries into `StoredRecord`s on the consumer's side.
+    struct Entry {
+        var sequence: UInt64
+        var timestamp: Int64
+        var position: RecordPosition
+        var exchangeID: UInt64
+        var record: HeldRecord
+
+        var stored: StoredRecord {
+            StoredRecord(sequence: sequence, timestamp: timestamp, position: position,
+                         record: record.record.framed(exchangeID: exchangeID))
+        }
+    }
     struct Held {
-        var records: [StoredRecord] = []
+        var records: [Entry] = []
         /// Raw payload bytes of `records` (what they cost in memory, roughly).
         var bytes = 0
         /// Records dropped since the last `take()` because `maxBytes` was reached.
@@ -27,17 +41,18 @@ public final class AppendFeed: Sendable {
 
     /// Everything delivered since the last call, in log order with consecutive sequence numbers (maybe empty).
     public func take() -> [StoredRecord] {
-        held.withLock { h in
+        let entries: [Entry] = held.withLock { h in
             defer { h.records = []; h.bytes = 0; h.dropped = 0 }
             return h.records
         }
+        return entries.map(\.stored)
     }
 
     /// Records dropped since the last `take()` (the consumer fell more than `maxBytes` behind); for tests.
     public var dropped: Int { held.withLock { $0.dropped } }
 
     /// Called by the writer with the records of one write, in log order; `bytes` is their raw payload size.
-    func deliver(_ records: [StoredRecord], bytes: Int) {
+    func deliver(_ records: [Entry], bytes: Int) {
         held.withLock { h in
             if h.bytes + bytes > maxBytes {
                 h.dropped += h.records.count
@@ -49,6 +64,13 @@ public final class AppendFeed: Sendable {
             h.bytes += bytes
         }
     }
+}
+
+/// A record kept for the feed between its append and its delivery (a reference, so the writer's queue entries
+/// stay small: a `LogRecord` is several hundred bytes inline).
+final class HeldRecord: Sendable {
+    let record: LogRecord
+    init(_ record: LogRecord) { self.record = record }
 }
 
 extension LogRecord {

@@ -102,7 +102,7 @@ public final class LogWriter: Sendable {
         return await withUnsafeContinuation { c in
             let batch = BatchCompletion(records: count, exchanges: exchanges.count, continuation: c)
             core.enqueue(batch: stored.map {
-                WriterCore.Pending(payload: $0.0, type: $0.1.type, batch: batch, exchange: $0.2, record: keep ? $0.1 : nil)
+                WriterCore.Pending(payload: $0.0, type: $0.1.type, batch: batch, exchange: $0.2, record: keep ? HeldRecord($0.1) : nil)
             })
         }
     }
@@ -146,7 +146,7 @@ public final class LogWriter: Sendable {
                                      high: budget.takeHigh(payload.count))
         let type = record.type
         let xid = record.exchangeID
-        let keep = core.feed.withLock { $0 != nil } ? record : nil
+        let keep = core.feed.withLock { $0 != nil } ? HeldRecord(record) : nil
         let r: Result<WriterCore.Ack, LogError> = await withUnsafeContinuation { c in
             core.enqueue(WriterCore.Pending(payload: stored, type: type, exchangeID: xid, record: keep, continuation: c))
         }

@@ -86,13 +86,13 @@ extension WriterCore {
     /// Hands the records just written to the feed, as a reader would decode them from their frames. Runs under the
     /// writing role, so deliveries follow log order. Records queued before the subscription carry no record.
     private func deliver(_ done: [(Pending, Ack)], to feed: AppendFeed, timestamp: Int64) {
-        var records: [StoredRecord] = []
+        var records: [AppendFeed.Entry] = []
         records.reserveCapacity(done.count)
         var bytes = 0
         for (p, ack) in done {
             guard let record = p.record else { records.removeAll(); bytes = 0; continue }
-            records.append(StoredRecord(sequence: ack.sequence, timestamp: timestamp, position: ack.position,
-                                        record: record.framed(exchangeID: ack.exchangeID)))
+            records.append(AppendFeed.Entry(sequence: ack.sequence, timestamp: timestamp, position: ack.position,
+                                            exchangeID: ack.exchangeID, record: record))
             bytes += p.payload.rawLength
         }
         if !records.isEmpty { feed.deliver(records, bytes: bytes) }

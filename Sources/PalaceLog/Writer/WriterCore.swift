@@ -24,7 +24,7 @@ final class WriterCore: @unchecked Sendable {
         /// Settled exactly once (`settle`): by `write` (acknowledged or failed) or by `finish`/`enqueue` (closed).
         var completion: Completion
         /// The record itself, kept only while an `AppendFeed` is subscribed (delivered once written).
-        var record: LogRecord?
+        var record: HeldRecord?
 
         /// One append's continuation (unsafe rather than checked: the checked kind costs an extra allocation on
         /// every append), or a record of an `appendExchanges` batch: `exchange` is its index in the batch, and a
@@ -34,13 +34,13 @@ final class WriterCore: @unchecked Sendable {
             case batch(BatchCompletion, exchange: Int)
         }
 
-        init(payload: StoredPayload, type: RecordType, exchangeID: UInt64, record: LogRecord? = nil,
+        init(payload: StoredPayload, type: RecordType, exchangeID: UInt64, record: HeldRecord? = nil,
              continuation: UnsafeContinuation<Result<Ack, LogError>, Never>) {
             self.payload = payload; self.type = type; self.exchangeID = exchangeID; self.record = record
             completion = .single(continuation)
         }
 
-        init(payload: StoredPayload, type: RecordType, batch: BatchCompletion, exchange: Int, record: LogRecord? = nil) {
+        init(payload: StoredPayload, type: RecordType, batch: BatchCompletion, exchange: Int, record: HeldRecord? = nil) {
             self.payload = payload; self.type = type; exchangeID = 0; self.record = record
             completion = .batch(batch, exchange: exchange)
         }
