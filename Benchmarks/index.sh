@@ -9,6 +9,7 @@
 #
 # INDEX_BENCH_DIR keeps the data between runs (generation is the slow part); INDEX_BENCH_MOONPALACE=0 skips the
 # MoonPalace-style table (at 1M it is ~15 GB and its full scans take minutes each).
+# MOONPALACE_REBUILD_TRACE=1 makes the rebuild print its phases (wall time, each thread's CPU time) on stderr.
 set -euo pipefail
 BIN=${MOONPALACE_BIN:?set MOONPALACE_BIN to the moonpalace binary}
 N=${INDEX_BENCH_N:-200000}
