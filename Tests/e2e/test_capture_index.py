@@ -1,13 +1,10 @@
-"""The index `moonpalace start` keeps current while it captures (its tailer reads the log; with
-MOONPALACE_INDEX_FEED=1 the proxy's own log writer hands it the records instead). It must equal the index rebuilt
-from the log, show a call to `list` right after it, and stay within a second of the log under load."""
+"""The index `moonpalace start` keeps current while it captures (its tailer reads the log). It must equal the
+index rebuilt from the log, show a call to `list` right after it, and stay within a second of the log under load."""
 import json
 import sqlite3
 import subprocess
 import threading
 import time
-
-import pytest
 import urllib.error
 import urllib.request
 
@@ -59,10 +56,8 @@ def calls(proxy, n, tag):
     assert call(proxy.base_url + "/models?tag=" + tag)[0] == 200
 
 
-@pytest.mark.parametrize("feed", ["0", "1"])
-def test_live_index_equals_rebuild(mock_server, proxy_factory, moonpalace_bin, feed):
-    """With the tailer reading the log (default) and with the writer handing it the records (MOONPALACE_INDEX_FEED)."""
-    proxy = proxy_factory(mock_server.removesuffix("/v1"), env={"MOONPALACE_INDEX_FEED": feed})
+def test_live_index_equals_rebuild(mock_server, proxy_factory, moonpalace_bin):
+    proxy = proxy_factory(mock_server.removesuffix("/v1"))
     data = proxy.data_dir
     calls(proxy, 25, "first")
     # `list` right after a call shows it (the command catches up itself, ahead of the tailer) ...

@@ -3,7 +3,7 @@ import PalaceLog
 /// Keeps the index of a data directory at most `interval` behind the log while a proxy writes it — the task
 /// `moonpalace start` runs beside the server:
 /// ```swift
-/// let tailer = try IndexTailer(dataDirectory: dir, feed: writer.subscribe(), notice: log)
+/// let tailer = try IndexTailer(dataDirectory: dir, notice: log)
 /// let task = Task(executorPreference: BlockingWorkExecutor(name: "moonpalace-index")) { await tailer.run() }
 /// // cancel at shutdown; the executor (a thread of its own) because a catch-up blocks on SQLite
 /// ```
@@ -17,13 +17,10 @@ public final class IndexTailer: Sendable {
 
     /// `pageCacheKiB` caps this connection's SQLite page cache (default: the index's own, sized for rebuilds and
     /// queries): a tailer beside a proxy appends a few rows at a time and needs few pages, and whatever the cache
-    /// holds stays in the proxy's resident memory. `feed`: the records the process's own log writer hands over
-    /// (`LogWriter.subscribe`), indexed without reading them back from the log; the log is still read for
-    /// whatever the feed does not hold (records from before the start, or dropped while the tailer lagged).
+    /// holds stays in the proxy's resident memory.
     public init(dataDirectory: DataDirectory, interval: Duration = .milliseconds(250), pageCacheKiB: Int? = nil,
-                feed: AppendFeed? = nil, notice: @escaping @Sendable (String) -> Void = { _ in }) throws {
+                notice: @escaping @Sendable (String) -> Void = { _ in }) throws {
         index = try ExchangeIndex(dataDirectory: dataDirectory, notice: notice)
-        index.updater.feed = feed
         if let pageCacheKiB { try index.db.execute("PRAGMA cache_size=-\(max(64, pageCacheKiB))") }
         self.interval = interval
         self.notice = notice

@@ -13,8 +13,6 @@ public struct CatchUpReport: Sendable, Equatable {
     public var exchanges = 0
     public var damage: [String] = []
     public var watermark: UInt64 = 0
-    /// Of `records`, those handed over by the process's own log writer (`AppendFeed`) rather than read from the log.
-    public var handedOver = 0
 }
 
 /// Applies log records to the index in order, in batched transactions, and advances the watermark with them.
@@ -51,8 +49,6 @@ final class IndexUpdater {
     private var storedOpen: Set<UInt64> = []
     private var insertText: SQLiteStatement?
     private var deleteRow: SQLiteStatement?
-    /// Records handed over by this process's log writer (the tailer in `start`); nil: read everything from the log.
-    var feed: AppendFeed?
     /// Records per transaction; a rebuild uses much larger batches.
     var batchRecords = IndexUpdater.batchRecords
     /// Full-text documents of the rows written in the current transaction, inserted together at its end
@@ -89,53 +85,31 @@ final class IndexUpdater {
             throw IndexError.interruptedRebuild(why)
         }
         if committed != start { open.removeAll(); storedOpen.removeAll() }
-        // Records the writer of this process handed over (`AppendFeed`) need not be read back from the log; the
-        // log is read only for what comes before them (a restart, another process's catch-up, a dropped feed).
-        let delivered = feed?.take() ?? []
-        var handed = delivered.firstIndex { $0.sequence >= start } ?? delivered.endIndex
-        let handedFrom = handed < delivered.endIndex ? delivered[handed].sequence : nil
-        var it: LogRecordIterator?
-        if handedFrom.map({ $0 > start }) ?? true {
-            // Resume at the last record read (its position is in the watermark's fingerprint) rather than by
-            // sequence: finding a sequence means reading its segment from the start — up to 64 MB on every catch-up
-            // of the tailer, every 250 ms. The fingerprint is checked first (a compacted or replaced log moves
-            // records): it is the first record the iterator from its position reads (one read of the log, not a
-            // look-up and then the iterator reading the same bytes again).
-            if let fp = try? IndexMeta.fingerprint(db), fp.sequence &+ 1 == start {
-                let candidate = reader.records(fromPosition: fp.position)
-                if let r = candidate.next(), r.position == fp.position, r.sequence == fp.sequence, r.timestamp == fp.timestamp {
-                    it = candidate
-                }
+        // Resume at the last record read (its position is in the watermark's fingerprint) rather than by sequence:
+        // finding a sequence means reading its segment from the start — up to 64 MB on every catch-up of the
+        // tailer, every 250 ms. The fingerprint is checked first (a compacted or replaced log moves records): it is
+        // the first record the iterator from its position reads (one read of the log, not a look-up and then
+        // the iterator reading the same bytes again).
+        var resumed: LogRecordIterator?
+        if let fp = try? IndexMeta.fingerprint(db), fp.sequence &+ 1 == start {
+            let candidate = reader.records(fromPosition: fp.position)
+            if let r = candidate.next(), r.position == fp.position, r.sequence == fp.sequence, r.timestamp == fp.timestamp {
+                resumed = candidate
             }
-            if it == nil { it = reader.records(from: start) }
         }
-        var logDamage: [String] = []
-        var lastHandedOver = false
-        /// The log up to the first handed-over record, then the handed-over records.
-        func nextRecord() -> StoredRecord? {
-            if let log = it {
-                if let r = log.next(), handedFrom.map({ r.sequence < $0 }) ?? true { return r }
-                logDamage = log.damage.map(\.description)
-                it = nil
-            }
-            guard handed < delivered.endIndex else { return nil }
-            defer { handed += 1 }
-            lastHandedOver = true
-            return delivered[handed]
-        }
+        let it = resumed ?? reader.records(from: start)
         do {
             // Kept across catch-ups (the tailer's run every 250 ms): preparing the row insert costs more than a row.
             if insertRow == nil { insertRow = try db.prepareUncached(ExchangeRow.insertSQL) }
             if insertNewRow == nil { insertNewRow = try db.prepareUncached(ExchangeRow.insertNewSQL) }
             if insertText == nil { insertText = try db.prepareUncached(IndexSchema.insertTextSQL) }
             if deleteRow == nil { deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?") }
-            while let r = nextRecord() {
+            while let r = it.next() {
                 if r.sequence < start { continue }
                 if let stop = stopBefore, r.sequence >= stop { break }
                 try apply(r, report: &report)
                 last = r
                 report.records += 1
-                if lastHandedOver { report.handedOver += 1 }
                 inBatch += 1
                 if inBatch >= batchRecords {
                     try finishBatch(last: r)
@@ -155,7 +129,7 @@ final class IndexUpdater {
             insertRow = nil; insertNewRow = nil; insertText = nil; deleteRow = nil
             throw error
         }
-        report.damage = it.map { $0.damage.map(\.description) } ?? logDamage
+        report.damage = it.damage.map(\.description)
         report.watermark = last.map { $0.sequence + 1 } ?? start
         committed = report.watermark
         if let last { progress?(report.records, last.sequence) }

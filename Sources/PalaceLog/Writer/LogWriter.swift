@@ -84,7 +84,7 @@ public final class LogWriter: Sendable {
             count += records.count
         }
         guard count > 0 else { return ExchangeBatchResult(exchangeIDs: [], error: nil) }
-        var stored: [(StoredPayload, LogRecord, Int)] = []
+        var stored: [(StoredPayload, RecordType, Int)] = []
         stored.reserveCapacity(count)
         for (i, records) in exchanges.enumerated() {
             for record in records {
@@ -95,28 +95,12 @@ public final class LogWriter: Sendable {
                                                error: .recordTooLarge(bytes: payload.count, limit: FrameHeader.maxPayload))
                 }
                 stored.append((LZ4Codec.encode(payload, compress: options.compression, dictionaryID: options.dictionaryID,
-                                               high: budget.takeHigh(payload.count)), record, i))
+                                               high: budget.takeHigh(payload.count)), record.type, i))
             }
         }
-        let keep = core.feed.withLock { $0 != nil }
         return await withUnsafeContinuation { c in
             let batch = BatchCompletion(records: count, exchanges: exchanges.count, continuation: c)
-            core.enqueue(batch: stored.map {
-                WriterCore.Pending(payload: $0.0, type: $0.1.type, batch: batch, exchange: $0.2, record: keep ? HeldRecord($0.1) : nil)
-            })
-        }
-    }
-
-    /// Subscribes the process's one in-process consumer of appended records (see `AppendFeed`): records appended
-    /// from now on are delivered to it as they are written. A second call returns the same feed. `maxBytes` bounds
-    /// the raw payload bytes the feed holds for a consumer that falls behind (beyond it, it drops them; the
-    /// consumer reads the log instead).
-    public func subscribe(maxBytes: Int = 16 << 20) -> AppendFeed {
-        core.feed.withLock { f in
-            if let f { return f }
-            let new = AppendFeed(maxBytes: maxBytes)
-            f = new
-            return new
+            core.enqueue(batch: stored.map { WriterCore.Pending(payload: $0.0, type: $0.1, batch: batch, exchange: $0.2) })
         }
     }
 
@@ -146,9 +130,8 @@ public final class LogWriter: Sendable {
                                      high: budget.takeHigh(payload.count))
         let type = record.type
         let xid = record.exchangeID
-        let keep = core.feed.withLock { $0 != nil } ? HeldRecord(record) : nil
         let r: Result<WriterCore.Ack, LogError> = await withUnsafeContinuation { c in
-            core.enqueue(WriterCore.Pending(payload: stored, type: type, exchangeID: xid, record: keep, continuation: c))
+            core.enqueue(WriterCore.Pending(payload: stored, type: type, exchangeID: xid, continuation: c))
         }
         return try r.get()
     }

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The write path of whoever holds the writing role (the owner thread, or a producer on its own thread): frames a
 /// batch, writes it with as few write(2) calls as possible, rolls segments by size and age (owner thread only), and
 /// acknowledges producers.
@@ -75,27 +73,11 @@ extension WriterCore {
         }
         flush()
         published.withLock { $0 = counters }
-        if !done.isEmpty, let consumer = feed.withLock({ $0 }) { deliver(done, to: consumer, timestamp: now) }
 
         var failure: LogError?
         if options.syncPolicy == .always, !done.isEmpty, case .failure(let e) = syncNowForAlways() { failure = e }
         for (p, ack) in done { p.settle(ack: ack, error: failure) }
         return rest
-    }
-
-    /// Hands the records just written to the feed, as a reader would decode them from their frames. Runs under the
-    /// writing role, so deliveries follow log order. Records queued before the subscription carry no record.
-    private func deliver(_ done: [(Pending, Ack)], to feed: AppendFeed, timestamp: Int64) {
-        var records: [AppendFeed.Entry] = []
-        records.reserveCapacity(done.count)
-        var bytes = 0
-        for (p, ack) in done {
-            guard let record = p.record else { records.removeAll(); bytes = 0; continue }
-            records.append(AppendFeed.Entry(sequence: ack.sequence, timestamp: timestamp, position: ack.position,
-                                            exchangeID: ack.exchangeID, record: record))
-            bytes += p.payload.rawLength
-        }
-        if !records.isEmpty { feed.deliver(records, bytes: bytes) }
     }
 
     private func syncNowForAlways() -> Result<Void, LogError> {

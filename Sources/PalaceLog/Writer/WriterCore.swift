@@ -23,8 +23,6 @@ final class WriterCore: @unchecked Sendable {
         var exchangeID: UInt64
         /// Settled exactly once (`settle`): by `write` (acknowledged or failed) or by `finish`/`enqueue` (closed).
         var completion: Completion
-        /// The record itself, kept only while an `AppendFeed` is subscribed (delivered once written).
-        var record: HeldRecord?
 
         /// One append's continuation (unsafe rather than checked: the checked kind costs an extra allocation on
         /// every append), or a record of an `appendExchanges` batch: `exchange` is its index in the batch, and a
@@ -34,14 +32,14 @@ final class WriterCore: @unchecked Sendable {
             case batch(BatchCompletion, exchange: Int)
         }
 
-        init(payload: StoredPayload, type: RecordType, exchangeID: UInt64, record: HeldRecord? = nil,
+        init(payload: StoredPayload, type: RecordType, exchangeID: UInt64,
              continuation: UnsafeContinuation<Result<Ack, LogError>, Never>) {
-            self.payload = payload; self.type = type; self.exchangeID = exchangeID; self.record = record
+            self.payload = payload; self.type = type; self.exchangeID = exchangeID
             completion = .single(continuation)
         }
 
-        init(payload: StoredPayload, type: RecordType, batch: BatchCompletion, exchange: Int, record: HeldRecord? = nil) {
-            self.payload = payload; self.type = type; exchangeID = 0; self.record = record
+        init(payload: StoredPayload, type: RecordType, batch: BatchCompletion, exchange: Int) {
+            self.payload = payload; self.type = type; exchangeID = 0
             completion = .batch(batch, exchange: exchange)
         }
 
@@ -106,9 +104,6 @@ final class WriterCore: @unchecked Sendable {
     var lastFrameOffset: UInt64
 
     var committed: Counters { published.withLock { $0 } }
-
-    /// The subscribed in-process consumer of written records (`LogWriter.subscribe`), if any.
-    let feed = Mutex<AppendFeed?>(nil)
 
     private init(directory: String, options: LogWriterOptions, lockFile: LockFile, segment: SegmentWriter,
                  counters: Counters, lastFrameOffset: UInt64, checkpoints: CheckpointFile?) {

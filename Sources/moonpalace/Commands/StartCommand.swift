@@ -138,12 +138,7 @@ struct StartCommand: AsyncParsableCommand {
             Task(executorPreference: blocking) { await LogRetentionTask.run(server: server, policy: policy) }
         }
         defer { retentionTask?.cancel() }
-        // MOONPALACE_INDEX_FEED=1: the tailer is handed every record of this run as it is written (subscribed
-        // before the server accepts traffic) instead of reading it back from the log. Off by default: measured
-        // under load it saved no tailer CPU once the full text was batched (reading back costs ~2 us an
-        // exchange), while holding up to 250 ms of records in memory raised peak RSS by 8-17 MiB (budget 64).
-        let feed = env["MOONPALACE_INDEX_FEED"] == "1" ? server.logWriter.subscribe(maxBytes: 8 << 20) : nil
-        let indexTask = Task(executorPreference: blocking) { await Self.keepIndexCurrent(dir, feed: feed) }
+        let indexTask = Task(executorPreference: blocking) { await Self.keepIndexCurrent(dir) }
         defer { indexTask.cancel() }
         do {
             defer { RunningProxy.remove(dataDirectory: dir.path) }
@@ -161,10 +156,10 @@ struct StartCommand: AsyncParsableCommand {
     /// The index tailer beside the proxy: read commands and the web admin find the index at most 250 ms behind the
     /// log. Opened after the proxy starts (a rebuild of a big index never delays the banner); rows an earlier run
     /// left in flight are marked incomplete before the first catch-up. Failures are reported and never stop the proxy.
-    private static func keepIndexCurrent(_ dir: DataDirectory, feed: AppendFeed?) async {
+    private static func keepIndexCurrent(_ dir: DataDirectory) async {
         let notice: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("moonpalace: \($0)\n".utf8)) }
         do {
-            let tailer = try IndexTailer(dataDirectory: dir, pageCacheKiB: 4096, feed: feed, notice: notice)
+            let tailer = try IndexTailer(dataDirectory: dir, pageCacheKiB: 4096, notice: notice)
             try tailer.start()
             await tailer.run()
         } catch {
