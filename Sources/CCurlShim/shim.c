@@ -51,10 +51,6 @@ void ccurl_wake_drain(int fd) {
     uint64_t count;
     while (read(fd, &count, sizeof count) < 0 && errno == EINTR) {}
 }
-struct curl_waitfd ccurl_waitfd_in(int fd) {
-    struct curl_waitfd w = { .fd = fd, .events = CURL_WAIT_POLLIN, .revents = 0 };
-    return w;
-}
 
 void ccurl_name_thread(const char *name) {
 #ifdef __linux__

@@ -47,8 +47,6 @@ size_t ccurl_readfunc_abort(void);
 int ccurl_wake_new(void);
 void ccurl_wake_signal(int fd);
 void ccurl_wake_drain(int fd);
-/// A `curl_waitfd` watching `fd` for input (the struct's field names clash with Swift's in places).
-struct curl_waitfd ccurl_waitfd_in(int fd);
 
 /// The curl loop's driver on libcurl's multi_socket interface: an epoll set holding `wakefd` and the sockets curl
 /// asks to watch (CURLMOPT_SOCKETFUNCTION), and curl's timer (CURLMOPT_TIMERFUNCTION, kept as a deadline). Only
