@@ -51,6 +51,9 @@ swift-test: deps
 e2e-test: deps venv browser-deps
 	swift build
 	MOONPALACE_BIN=$(abspath $(DEBUG_BIN)) $(VENV)/bin/python -m pytest -q Tests/e2e
+	# The proxy's core tests again with libcurl as the upstream client (the run above uses SwiftNIO: plain-http mock).
+	MOONPALACE_UPSTREAM_CLIENT=curl MOONPALACE_BIN=$(abspath $(DEBUG_BIN)) $(VENV)/bin/python -m pytest -q \
+		Tests/e2e/test_proxy.py Tests/e2e/test_proxy_faults.py Tests/e2e/test_proxy_http1.py
 
 ## Every test: unit tests (Swift Testing) then end-to-end tests with real clients.
 test: swift-test e2e-test

@@ -94,7 +94,7 @@ def test_upstream_errors_pass_through_and_are_recorded(mock_server, proxy_factor
     assert r.headers.get("content-type") == direct.headers.get("content-type")
     x = last_exchange(moonpalace_bin, proxy.data_dir)
     assert x["end"]["status"] == status and failure_step(x) is None
-    assert "Moonshot Error" in proxy.output
+    assert wait_until(lambda: "Moonshot Error" in proxy.output, timeout=10)   # printed after the response
 
 
 @pytest.mark.parametrize("scenario", ["split-sse", "no-final-newline", "length", "huge"])

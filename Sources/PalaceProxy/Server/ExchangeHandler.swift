@@ -60,12 +60,14 @@ struct ExchangeHandler: Sendable {
         let bodyLength = upstreamBody.map { Int64($0.readableBytes) } ?? plan.bodyLength
 
         // (3) upstream
-        var transfer: UpstreamTransfer
+        var transfer: any UpstreamCall
         do {
-            transfer = try context.loop.transfer(UpstreamRequest(
+            // On the client connection's event loop when the NIO client carries this proxy's calls (`UpstreamClient`).
+            transfer = try context.upstream.call(UpstreamRequest(
                 method: method, url: context.config.endpoint + target, headers: headers,
                 bodyLength: bodyLength, decodeCompression: !plan.clientAcceptsGzip,
-                idleTimeoutSeconds: context.config.idleTimeoutSeconds))
+                idleTimeoutSeconds: context.config.idleTimeoutSeconds),
+                on: (executor as? EventLoopTaskExecutor)?.loop)
         } catch {
             return await exchange.fail(error)
         }
@@ -123,7 +125,7 @@ struct ExchangeHandler: Sendable {
     }
 
     /// (5)–(7): relays the body, buffered or streamed.
-    private func relay(head: UpstreamHead, transfer: UpstreamTransfer, exchange: ExchangeState,
+    private func relay(head: UpstreamHead, transfer: any UpstreamCall, exchange: ExchangeState,
                        watch: DisconnectWatch, executor: (any TaskExecutor)?) async -> Response {
         let status = HTTPResponse.Status(code: head.status, reasonPhrase: head.reason)
         if exchange.convertsToJSON {
@@ -225,7 +227,7 @@ struct ExchangeHandler: Sendable {
 
     /// Force-stream conversion: reads the whole upstream stream (cut short by the repeat detector if it trips),
     /// records it, and answers the client — who did not ask for a stream — with the merged `chat.completion`.
-    private func convert(status: HTTPResponse.Status, head: UpstreamHead, transfer: UpstreamTransfer,
+    private func convert(status: HTTPResponse.Status, head: UpstreamHead, transfer: any UpstreamCall,
                          exchange: ExchangeState) async -> Response {
         reading: while true {
             switch await transfer.nextBody() {
@@ -258,8 +260,8 @@ struct ExchangeHandler: Sendable {
 /// moved to another transfer (auto-cache retry).
 final class DisconnectWatch: Sendable {
     private final class Current: Sendable {
-        let transfer: Mutex<UpstreamTransfer>
-        init(_ transfer: UpstreamTransfer) { self.transfer = Mutex(transfer) }
+        let transfer: Mutex<any UpstreamCall>
+        init(_ transfer: any UpstreamCall) { self.transfer = Mutex(transfer) }
         func cancel() {
             transfer.withLock { $0 }.cancel(UpstreamFailure(
                 step: .clientDisconnected, message: "the client closed its connection before the response was complete"))
@@ -269,7 +271,7 @@ final class DisconnectWatch: Sendable {
     private let token: Int?
     private let current: Current
 
-    init(client: ClientConnection?, transfer: UpstreamTransfer) {
+    init(client: ClientConnection?, transfer: any UpstreamCall) {
         self.client = client
         let current = Current(transfer)
         self.current = current
@@ -278,7 +280,7 @@ final class DisconnectWatch: Sendable {
         if token == nil { current.cancel() }   // already gone
     }
 
-    func follow(_ next: UpstreamTransfer) {
+    func follow(_ next: any UpstreamCall) {
         current.transfer.withLock { $0 = next }
         if client?.isClosed == true { current.cancel() }
     }

@@ -7,6 +7,8 @@ import Synchronization
 public final class ProxyContext: Sendable {
     public let config: ProxyConfiguration
     let loop: CurlLoop
+    /// Which client carries the exchanges' upstream calls (curl's loop, or SwiftNIO on the connections' loops).
+    let upstream: UpstreamClient
     let writer: LogWriter
     let health: CaptureHealth
     let log: StderrLog
@@ -15,9 +17,11 @@ public final class ProxyContext: Sendable {
     /// `--auto-cache` (nil when off).
     let autoCache: AutoCache?
 
-    init(config: ProxyConfiguration, loop: CurlLoop, writer: LogWriter, health: CaptureHealth, log: StderrLog) {
+    init(config: ProxyConfiguration, loop: CurlLoop, upstream: UpstreamClient, writer: LogWriter, health: CaptureHealth,
+         log: StderrLog) {
         self.config = config
         self.loop = loop
+        self.upstream = upstream
         self.writer = writer
         self.health = health
         self.log = log

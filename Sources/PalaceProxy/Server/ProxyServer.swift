@@ -19,6 +19,7 @@ public final class ProxyServer: Sendable {
     /// Opens the log and the curl loop. A log that cannot be opened (locked by another moonpalace, unwritable
     /// directory) stops the start with that message: running without capture would silently lose exchanges.
     public init(config: ProxyConfiguration, environment: [String: String]) throws {
+        let upstreamMode = try UpstreamClient.mode(environment: environment)
         let log = StderrLog(environment: environment)
         let health = CaptureHealth(announce: { message in log.log(log.style.boldRed(message)) })
         let writer = try LogWriter.open(directory: config.logDirectory, options: LogWriterOptions(syncPolicy: config.syncPolicy))
@@ -27,7 +28,8 @@ public final class ProxyServer: Sendable {
         // MOONPALACE_EVENT_LOOP_TASKS=0 keeps Swift's own pool (for comparison).
         if environment["MOONPALACE_EVENT_LOOP_TASKS"] != "0" { _ = Self.eventLoopsRunTasks }
         let loop = try CurlLoop()
-        context = ProxyContext(config: config, loop: loop, writer: writer, health: health, log: log)
+        let upstream = UpstreamClient(endpoint: config.endpoint, mode: upstreamMode, environment: environment, curl: loop)
+        context = ProxyContext(config: config, loop: loop, upstream: upstream, writer: writer, health: health, log: log)
     }
 
     /// Serves until a shutdown signal. `onRunning` gets the bound port once listening (the banner goes there).
@@ -90,6 +92,7 @@ public final class ProxyServer: Sendable {
         while context.inFlight.load(ordering: .relaxed) > 0 && Clock.nanos() < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
+        await context.upstream.stop()
         context.loop.stop()
         context.log.flush()
         do { try await context.writer.sync(); try await context.writer.close() } catch {

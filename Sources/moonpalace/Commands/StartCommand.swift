@@ -23,6 +23,9 @@ struct StartCommand: AsyncParsableCommand {
             Stops gracefully on SIGINT/SIGTERM: in-flight exchanges finish, the log is synced.
             Every flag can also be set in <data-dir>/config.yaml (see README "config.yaml"); a flag given here \
             beats the config value, which beats the built-in default.
+            Upstream calls to a plain http:// endpoint run on the client connection's event loop (SwiftNIO); \
+            https:// endpoints and proxied ones (http_proxy, ALL_PROXY, NO_PROXY) go through libcurl. \
+            MOONPALACE_UPSTREAM_CLIENT=auto|nio|curl overrides the choice (README "moonpalace start").
             """
     )
 

@@ -8,13 +8,13 @@ extension ChatRequestFeatures {
         /// The error answer was read (to look at it) and did not concern the cache: this is the client's response.
         case respond(Response)
         /// The cache was rejected and forgotten; this transfer (sent without it) and its head replace the first.
-        case retried(UpstreamTransfer, UpstreamHead)
+        case retried(any UpstreamCall, UpstreamHead)
     }
 
     /// After the head of a call that carried an auto-cache header: a 4xx whose body names the cache means the API
     /// no longer has it. Then the cache is forgotten at once and the same request goes again without the cache
     /// headers, so a caching failure never fails the user's call. `headers`/`body` are the cache-free request.
-    func retryIfCacheRejected(head: UpstreamHead, transfer: UpstreamTransfer, exchange: ExchangeState,
+    func retryIfCacheRejected(head: UpstreamHead, transfer: any UpstreamCall, exchange: ExchangeState,
                               headers: [HeaderField], body: ByteBuffer, bodyLength: Int64?) async -> CacheRetry {
         guard let cacheID = exchange.chat.cacheID, let cache = context.autoCache,
               (400..<500).contains(head.status), head.status != 401, head.status != 429 else { return .proceed }
