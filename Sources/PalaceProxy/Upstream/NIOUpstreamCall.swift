@@ -207,7 +207,7 @@ final class NIOUpstreamCall: UpstreamCall, @unchecked Sendable {
             wrote = true
             if sent != nil {
                 sentBytes += part.readableBytes
-                if sentBytes > UpstreamTransfer.highWater { sent = nil } else { sent!.append(part) }
+                if sentBytes > UpstreamTransfer.highWater { sent = nil } else { sent?.append(part) }
             }
         }
         if pending.isEmpty && uploadFinished && !endWritten {
@@ -306,11 +306,10 @@ final class NIOUpstreamCall: UpstreamCall, @unchecked Sendable {
     /// The idle timeout (the pool's sweeper, once a second): no byte either way for the idle time, except while a
     /// direction is paused (the reader is behind, or the client's body is slow), as curl's low-speed check.
     func checkIdle(now: UInt64) {
-        guard !finished, let conn = connection else { return }
+        guard !finished, connection != nil else { return }
         if holdsRead { lastActivity = now; return }
         if !endWritten && pending.isEmpty && !uploadFinished { lastActivity = now; return }
         guard now &- lastActivity >= idleNanos else { return }
-        _ = conn
         fail(UpstreamFailure(step: .timeout, message:
             "Operation too slow. Less than 1 bytes/sec transferred the last \(idleSeconds) seconds (upstream \(url))"))
     }
