@@ -19,15 +19,17 @@ public final class BlockingWorkExecutor: TaskExecutor, @unchecked Sendable {
     private var jobs: [UnownedJob] = []
 
     /// Starts the thread (named `name`, at most 15 bytes kept, as `top -H` and perf show it).
-    public init(name: String) {
+    public init(name: String, niceness: Int32 = 0) {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
         self.name = Array(name.utf8.prefix(15))
+        self.niceness = niceness
         let box = Unmanaged.passRetained(self).toOpaque()   // the thread's reference: it never ends
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
             let executor = Unmanaged<BlockingWorkExecutor>.fromOpaque(raw!).takeUnretainedValue()
             executor.nameThisThread()
+            executor.lowerPriority()
             executor.run()
         }, box)
         precondition(rc == 0, "cannot start a thread (\(rc))")   // only when the process is out of threads
@@ -35,6 +37,16 @@ public final class BlockingWorkExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private let name: [UInt8]
+    private let niceness: Int32
+
+    /// Linux: a nice value for this thread only (`setpriority(PRIO_PROCESS, 0)` applies to the calling thread: on
+    /// Linux the nice value is per thread).
+    private func lowerPriority() {
+        #if os(Linux)
+        guard niceness != 0 else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+        #endif
+    }
 
     /// Linux: the thread's name is its `comm` (pthread_setname_np is not visible to Swift without _GNU_SOURCE).
     private func nameThisThread() {

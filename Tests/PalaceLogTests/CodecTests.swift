@@ -55,11 +55,14 @@ import Testing
 
     /// The HC budget lets a burst of one second's worth through, then falls back to fast compression.
     @Test func compressionBudgetLimitsHighCompression() {
-        let budget = CompressionBudget(bytesPerSecond: 100_000)
+        let budget = CompressionBudget(bytesPerSecond: 1_000_000)
         var granted = 0
-        for _ in 0..<100 where budget.takeHigh(10_000) { granted += 1 }
+        for _ in 0..<100 where budget.takeHigh(100_000) { granted += 1 }
         #expect(granted >= 10 && granted <= 12)
-        #expect(!CompressionBudget(bytesPerSecond: 0).takeHigh(10_000))
+        #expect(!CompressionBudget(bytesPerSecond: 0).takeHigh(100_000))
         #expect(!CompressionBudget(bytesPerSecond: 1 << 30).takeHigh(100))  // tiny records are always fast
+        // Records below `minBytes` (a typical chat exchange's) are fast even with budget to spare.
+        #expect(!CompressionBudget(bytesPerSecond: 1 << 30).takeHigh(CompressionBudget.minBytes - 1))
+        #expect(CompressionBudget(bytesPerSecond: 1 << 30).takeHigh(CompressionBudget.minBytes))
     }
 }
