@@ -110,6 +110,7 @@ struct StartCommand: AsyncParsableCommand {
         let endpointName = endpoint ?? config.endpoint ?? "cn"
         let features = try resolveFeatures(config.start, dir: dir)
         let retention = try resolveRetention(config.start)
+        do { _ = try UpstreamClient.mode(environment: env) } catch { throw failure("\(error)") }
 
         var mockTask: Task<Void, Never>?
         var upstream = endpointName
