@@ -175,6 +175,32 @@ import Foundation
         try await w.close()
     }
 
+    /// Appends do not wake the group-commit thread unless it is parked (after `parkAfterIdleRounds` idle
+    /// intervals), yet every write is fsync'd (its checkpoint recorded) soon after, whichever state the thread was
+    /// in: right after an fsync (idle checks with a deadline), and parked after a long pause.
+    @Test func groupCommitSyncsWritesWhetherIdleOrParked() async throws {
+        let dir = TempDirectory(); defer { dir.remove() }
+        var options = LogWriterOptions(syncPolicy: .batch)
+        options.batchSyncIntervalMs = 10
+        let w = try LogWriter.open(directory: dir.path, options: options)
+        func appendAndAwaitCheckpoint(_ i: Int) async throws {
+            _ = try await w.appendBegin(Samples.begin(i))
+            let size = UInt64(dir.bytes(dir.segmentFiles()[0]).count)
+            let deadline = ContinuousClock.now + .seconds(20)
+            while Checkpoint.read(directory: dir.path)?.length != size && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(Checkpoint.read(directory: dir.path)?.length == size, "record \(i) was not fsync'd")
+        }
+        try await appendAndAwaitCheckpoint(0)
+        try await Task.sleep(for: .milliseconds(25))    // idle checks, not parked yet
+        try await appendAndAwaitCheckpoint(1)
+        try await Task.sleep(for: .milliseconds(10 * (GroupCommit.parkAfterIdleRounds + 5)))   // parked
+        try await appendAndAwaitCheckpoint(2)
+        try await appendAndAwaitCheckpoint(3)   // right after an fsync
+        try await w.close()
+    }
+
     /// Damage before a usable checkpoint cannot come from a crash and is not looked for on open: the writer goes on
     /// in the same segment; readers and verify still report the damaged record and read every other one.
     @Test func damageBeforeTheCheckpointIsLeftToVerify() async throws {
