@@ -36,7 +36,12 @@ extension UpstreamTransfer: UpstreamCall {}
 /// `http://` (proxy variables ignored); `curl`: libcurl always.
 ///
 /// Why: with curl every exchange hops from the event loop to the curl thread and back; on the event loop a non-stream
-/// exchange runs on one thread from the client's request to its response.
+/// exchange runs on one thread from the client's request to its response. Measured (release, this 2-core machine,
+/// same binary, `/work/threadcpu.sh`, medians of 3 alternating runs, nio vs curl): one at a time added p50 +0.28 vs
+/// +0.43 ms, proxy CPU 300 vs 383 µs/request (event loop 253 vs 221 + curl thread 121); at 16 connections CPU
+/// 230.5 vs 230.4 µs/request (the curl thread batches well under load; the event loop does its work instead);
+/// 50-chunk streams at 16 connections ~2025 vs ~1907 req/s. perf (one at a time): the event loop's time is mostly
+/// the kernel's socket work (~40 %); Swift concurrency (continuations, task jobs) is under 2 %.
 public final class UpstreamClient: Sendable {
     public enum Mode: String, Sendable { case auto, nio, curl }
 
