@@ -168,3 +168,32 @@ def test_unknown_client_setting_is_refused(moonpalace_bin, mock_server, tmp_path
                          env={**os.environ, "MOONPALACE_UPSTREAM_CLIENT": "libcurl"})
     assert out.returncode != 0
     assert "MOONPALACE_UPSTREAM_CLIENT=libcurl" in out.stderr and "auto" in out.stderr and "nio" in out.stderr
+
+
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY")
+
+
+def test_auto_uses_nio_for_plain_http_and_curl_where_a_proxy_applies(mock_server, proxy_factory):
+    """The default setting (auto) chooses per endpoint: SwiftNIO for the plain-http mock; libcurl once a proxy variable
+    applies (the request then goes to that proxy: here a closed port, so a connect failure); SwiftNIO again when
+    no_proxy exempts the host. Which client sent a request shows in the encodings it offers when it decodes."""
+    from conftest import free_port
+    root = mock_server.removesuffix("/v1")
+    unset = {name: "" for name in PROXY_VARS}   # empty = unset, for curl and for the choice alike
+
+    def offered(proxy):
+        status, _, data = raw_request(proxy.port, "GET", "/_mock/echo/auto", [])
+        assert status == 200, data
+        return json.loads(data)["headers"].get("accept-encoding")
+
+    assert offered(proxy_factory(root, env=unset)) == NIO_DECODES
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    proxied = proxy_factory(root, env={**unset, "http_proxy": dead})
+    status, _, data = raw_request(proxied.port, "GET", "/_mock/echo/auto", [])
+    assert status == 502, data
+    assert json.loads(data)["error"]["type"] == "connect"
+
+    exempt = proxy_factory(root, env={**unset, "http_proxy": dead, "no_proxy": "localhost,127.0.0.1",
+                                      "NO_PROXY": "localhost,127.0.0.1"})
+    assert offered(exempt) == NIO_DECODES

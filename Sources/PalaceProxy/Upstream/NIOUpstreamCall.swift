@@ -45,7 +45,6 @@ final class NIOUpstreamCall: UpstreamCall, @unchecked Sendable {
     private var pendingBytes = 0
     private var uploadFinished = false
     private var endWritten = false
-    private var headWritten = false
     /// Copies of the body parts written on the current connection, for a retry (nil: too large to replay).
     private var sent: [ByteBuffer]? = []
     private var sentBytes = 0
@@ -186,7 +185,6 @@ final class NIOUpstreamCall: UpstreamCall, @unchecked Sendable {
         connection = conn
         conn.attach(self)
         lastActivity = Clock.nanos()
-        headWritten = true
         endWritten = false
         conn.write(.head(requestHead))
         if let sent {
@@ -199,7 +197,7 @@ final class NIOUpstreamCall: UpstreamCall, @unchecked Sendable {
 
     /// Writes queued body parts while the connection takes them, then the end once the body is complete.
     private func pump() {
-        guard let conn = connection, headWritten else { return }
+        guard let conn = connection else { return }
         var wrote = false
         while conn.isWritable, let part = pending.popFirst() {
             pendingBytes -= part.readableBytes
@@ -280,7 +278,6 @@ final class NIOUpstreamCall: UpstreamCall, @unchecked Sendable {
         // on a fresh connection when its body can be sent again (curl does the same).
         if conn.uses > 0 && !conn.receivedForCall && !retried && sent != nil && head == nil {
             retried = true
-            headWritten = false
             connectFresh()
             return
         }

@@ -67,9 +67,6 @@ public final class UpstreamClient: Sendable {
         self.target = target
     }
 
-    /// Which client the proxy's exchanges use (for the start log and tests).
-    public var name: String { target == nil ? "curl" : "nio" }
-
     /// A call for `request`: on `eventLoop` with SwiftNIO when this proxy uses it (and the URL is the endpoint's),
     /// else a curl transfer.
     func call(_ request: UpstreamRequest, on eventLoop: (any EventLoop)?) throws(UpstreamFailure) -> any UpstreamCall {
