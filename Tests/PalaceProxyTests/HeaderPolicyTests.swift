@@ -24,6 +24,29 @@ import Testing
         #expect(!UpstreamHead.equalsLowercased("[", "{"))   // '[' | 0x20 == '{': only letters are folded
     }
 
+    @Test func knownHeadersAreWhatHeaderLookupFinds() {
+        let head = UpstreamHead(status: 200, reason: "OK", headers: [
+            HeaderField(name: "Content-Type", value: "application/json"), HeaderField(name: "MSH-UID", value: "u1"),
+            HeaderField(name: "msh-uid", value: "u2"), HeaderField(name: "Msh-Gid", value: "g"),
+            HeaderField(name: "Content-Length", value: "12"), HeaderField(name: "Msh-Request-Id", value: "r"),
+            HeaderField(name: "Server-Timing", value: "inner; dur=3"), HeaderField(name: "X-Other", value: "x"),
+            HeaderField(name: "Msh-Context-Cache-Id", value: "cache-1"), HeaderField(name: "Content-Encoding", value: "gzip"),
+        ])
+        let k = head.known()
+        #expect(k.contentType == head.header("content-type") && k.contentType == "application/json")
+        #expect(k.uid == "u1" && k.gid == "g" && k.contentLength == "12" && k.requestID == "r")
+        #expect(k.serverTiming == "inner; dur=3" && k.contextCacheID == "cache-1" && k.contentEncoding == "gzip")
+        let none = UpstreamHead(status: 204, reason: "", headers: [HeaderField(name: "X-Msh-Uid", value: "1")]).known()
+        #expect(none.uid == nil && none.contentType == nil && none.contentLength == nil)
+    }
+
+    @Test func hopByHopNamesWithoutTheSet() {
+        for name in HeaderPolicy.hopByHop { #expect(HeaderPolicy.isHopByHop(name)) }
+        for name in ["t", "tE", "trailers", "connections", "keep-alive ", "content-type", "proxy-authorizatio", ""] {
+            #expect(!HeaderPolicy.isHopByHop(name))
+        }
+    }
+
     @Test func hopByHopAndConnectionNamedHeadersAreDropped() {
         let plan = HeaderPolicy.request(method: "POST", fields: fields([
             ("Host", "127.0.0.1:9988"), ("Connection", "keep-alive, X-Secret-Hop"), ("X-Secret-Hop", "1"),

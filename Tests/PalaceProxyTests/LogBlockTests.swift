@@ -66,4 +66,24 @@ import Testing
         #expect(LogBlock.fixed(-1.5, 1) == "-1.5")
         #expect(LogBlock.fixed(.infinity, 2) == "+Inf")
     }
+
+    /// The render appends numbers in place: exactly the text `fixed` and `String(_:)` make.
+    @Test func inPlaceNumbersMatchTheirStrings() {
+        var values: [Double] = [0, -0.0, 0.5, 0.05, 0.00049, 0.00051, 1, 9.99995, 12, 123.456789, -1.5, -0.00001, 1e15,
+                                8.9e15, 1e20, -3e17, .nan, .infinity, -.infinity, 0.1 + 0.2]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 { values.append(Double.random(in: -1e6...1e6, using: &generator) / Double(Int.random(in: 1...100_000, using: &generator))) }
+        for v in values {
+            for digits in 0...4 {
+                var out = "x"
+                LogBlock.appendFixed(&out, v, digits)
+                #expect(out == "x" + LogBlock.fixed(v, digits), "\(v) \(digits)")
+            }
+        }
+        for n in [0, 1, 9, 10, 99, 100, 12345, -1, -987, Int.max, Int.min, 999_999_999_999_999_999, 1_000_000_000_000_000_000] {
+            var out = ""
+            LogBlock.appendInt(&out, n)
+            #expect(out == String(n))
+        }
+    }
 }

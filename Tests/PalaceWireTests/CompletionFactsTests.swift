@@ -58,4 +58,20 @@ import Testing
     func noDuration(header: String) {
         #expect(ServerTiming.durationMs(header) == nil)
     }
+
+    /// The byte-level fast path answers exactly like the Substring-based parser, on generated headers.
+    @Test func fastPathAgreesWithSlowPath() {
+        let pieces = ["inner", "db", ";", ";;", ",", ", ", " ", "\t", "dur", "DUR", "Dur ", "=", " = ", "desc=x", "0", "12",
+                      "12.5", ".5", "5.", "1e3", "-3", "inf", "nan", "0x10", "\"", "1033.000", "123456789012345678",
+                      "0.1234567890123456", "é", "dur=7", "q=1"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            var header = ""
+            for _ in 0..<Int.random(in: 0...9, using: &generator) { header += pieces.randomElement(using: &generator)! }
+            let fast = ServerTiming.durationMs(header)
+            let slow = ServerTiming.slowDurationMs(header)
+            #expect(fast == slow, "\(header)")
+            if fast != slow { return }
+        }
+    }
 }

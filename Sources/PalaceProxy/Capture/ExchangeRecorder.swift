@@ -31,6 +31,8 @@ public final class ExchangeRecorder: @unchecked Sendable {
     private var responseArrivals = BodyArrivals()
     /// The first 4 KiB of the decoded response body, for the log block of an upstream error.
     private var responsePreview: [UInt8] = []
+    /// Whether to keep that preview (only an upstream error's block shows it; set once the head is known).
+    var keepsPreview = true
     var errorBodyPreview: String { String(decoding: responsePreview, as: UTF8.self) }
 
     init(writer: LogWriter, health: CaptureHealth) {
@@ -68,7 +70,7 @@ public final class ExchangeRecorder: @unchecked Sendable {
     func responseBody(_ bytes: some Collection<UInt8>, arrivedAt micros: Int64? = nil) async {
         let count = bytes.count
         responseLength += UInt64(count)
-        if responsePreview.count < 4096 { responsePreview.append(contentsOf: bytes.prefix(4096 - responsePreview.count)) }
+        if keepsPreview && responsePreview.count < 4096 { responsePreview.append(contentsOf: bytes.prefix(4096 - responsePreview.count)) }
         guard exchangeID != nil else { return }
         responsePending.append(contentsOf: bytes)
         if let micros {

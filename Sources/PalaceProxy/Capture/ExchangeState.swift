@@ -17,6 +17,8 @@ final class ExchangeState: @unchecked Sendable {
     var sentAt: UInt64 = 0
     private(set) var tap = StreamTap(contentType: nil)
     private var head: UpstreamHead?
+    /// The head's headers this exchange reads, found once (`UpstreamHead.known()`); all nil before the head.
+    private(set) var known = UpstreamHead.Known()
     private var headAt: UInt64 = 0
     private var gunzip: GzipDecoder?
     private var warnings: [String] = []
@@ -27,7 +29,7 @@ final class ExchangeState: @unchecked Sendable {
     var chat = ChatFeatures()
 
     /// curl negotiated and decoded the response (the client did not ask for gzip).
-    var curlDecoded: Bool { !plan.clientAcceptsGzip && head?.header("content-encoding") != nil }
+    var curlDecoded: Bool { !plan.clientAcceptsGzip && known.contentEncoding != nil }
 
     init(context: ProxyContext, method: String, target: String, plan: HeaderPolicy.RequestPlan) {
         self.context = context
@@ -48,24 +50,26 @@ final class ExchangeState: @unchecked Sendable {
 
     func received(head: UpstreamHead, at nanos: UInt64) {
         self.head = head
+        known = head.known()
+        recorder.keepsPreview = head.status >= 400   // the block shows the body of an upstream error only
         headAt = nanos
-        tap = StreamTap(contentType: head.header("content-type"))
+        tap = StreamTap(contentType: known.contentType)
         notesArrivals = tap.isSSE
-        if plan.clientAcceptsGzip, let enc = head.header("content-encoding")?.lowercased() {
+        if plan.clientAcceptsGzip, let enc = known.contentEncoding?.lowercased() {
             if enc == "gzip" || enc == "x-gzip" || enc == "deflate" { gunzip = GzipDecoder() }
             else if enc != "identity" { warnings.append("response body recorded as received (\(enc)-encoded)") }
         }
         if chat.isChat, tap.isSSE, (200..<300).contains(head.status) {
             tap.keepWholeMerge = chat.forcedStream
             // Cutting needs the client's bytes to be the decoded bytes (the handler asked curl to decode).
-            if let settings = context.config.repeatDetection, gunzip == nil, !curlPassesEncoded(head) {
+            if let settings = context.config.repeatDetection, gunzip == nil, !curlPassesEncoded() {
                 tap.repeatWatch = RepeatWatch(settings: settings)
             }
         }
     }
 
-    private func curlPassesEncoded(_ head: UpstreamHead) -> Bool {
-        plan.clientAcceptsGzip && head.header("content-encoding").map { $0.lowercased() != "identity" } == true
+    private func curlPassesEncoded() -> Bool {
+        plan.clientAcceptsGzip && known.contentEncoding.map { $0.lowercased() != "identity" } == true
     }
 
     /// Force-stream conversion: the client did not ask for a stream, the upstream answered with one.
@@ -162,7 +166,7 @@ final class ExchangeState: @unchecked Sendable {
         if headAt > 0 { timings.ttfb = Int64(headAt &- zero) / 1000 }
         if let first = tap.firstOutputNanos { timings.ttft = Int64(first &- zero) / 1000 }
         timings.total = Int64(now &- zero) / 1000
-        timings.serverTimingMs = head?.header("server-timing").flatMap { ServerTiming.durationMs($0) }
+        timings.serverTimingMs = known.serverTiming.flatMap { ServerTiming.durationMs($0) }
         if let usage = facts?.usage, let total = timings.total {
             let ttft = timings.ttft ?? 0
             let tokens = usage.completionTokens - (ttft > 0 ? 1 : 0)
@@ -183,7 +187,7 @@ final class ExchangeState: @unchecked Sendable {
             flags.insert(.repeatCut)
             warnings.append(RepeatWatch.warning(trip, settings: watch.settings))
         }
-        if let cacheID = head?.header("msh-context-cache-id"), !cacheID.isEmpty { flags.insert(.cacheUsed) }
+        if let cacheID = known.contextCacheID, !cacheID.isEmpty { flags.insert(.cacheUsed) }
         warnings += chat.notes
         if let e = gunzip?.error { warnings.append("response body could not be decoded for the record: \(e)") }
         if let e = tap.streamError { warnings.append("error event inside the stream: \(e)") }
@@ -193,8 +197,8 @@ final class ExchangeState: @unchecked Sendable {
             exchangeID: 0, endedAt: Clock.unixMicros(), status: head?.status ?? 0,
             responseHeaders: head?.headers ?? [], responseBody: [], responseBodyOffset: 0,
             requestBodyLength: 0, responseBodyLength: 0, timings: timings,
-            requestID: head?.header("msh-request-id"), chatcmplID: facts?.id,
-            uid: head?.header("msh-uid"), gid: head?.header("msh-gid"), model: facts?.model, usage: facts?.usage,
+            requestID: known.requestID, chatcmplID: facts?.id,
+            uid: known.uid, gid: known.gid, model: facts?.model, usage: facts?.usage,
             finishReasons: facts?.finishReasons ?? [], flags: flags, warnings: warnings,
             failure: failure.map { ExchangeFailure(step: $0.step.rawValue, message: $0.message) },
             mergedCompletion: tap.mergedCompletion()))
@@ -212,13 +216,13 @@ final class ExchangeState: @unchecked Sendable {
         block.requestContentType = plan.contentType
         block.upstreamAcceptEncoding = plan.acceptEncodingSent
         block.clientRequestID = plan.clientRequestID
-        block.responseContentType = head?.header("content-type")
-        block.responseContentEncoding = curlDecoded ? nil : head?.header("content-encoding")
-        block.mshRequestID = head?.header("msh-request-id")
+        block.responseContentType = known.contentType
+        block.responseContentEncoding = curlDecoded ? nil : known.contentEncoding
+        block.mshRequestID = known.requestID
         block.serverTimingMs = timings.serverTimingMs
-        block.contextCacheID = head?.header("msh-context-cache-id")
-        block.uid = head?.header("msh-uid")
-        block.gid = head?.header("msh-gid")
+        block.contextCacheID = known.contextCacheID
+        block.uid = known.uid
+        block.gid = known.gid
         block.completionID = facts?.id
         block.ttftSeconds = timings.ttft.map { Double($0) / 1_000_000 }
         block.tpotSeconds = timings.tpotMs.map { $0 / 1000 }

@@ -33,66 +33,131 @@ struct LogBlock {
     var exchangeID: UInt64?
 
     func render(style: TerminalStyle) -> String {
-        // One string, appended to in place (no array of lines to join: this runs for every exchange).
+        // One string, appended to in place: no array of lines to join, no per-line argument arrays, numbers written
+        // straight into it (this runs for every exchange). Lines after the first start with "\n".
         var out = ""
         out.reserveCapacity(1024)
-        func line(_ parts: String...) {
-            if !out.isEmpty { out += "\n" }
-            for part in parts { out += part }
-        }
-        let statusText = status == 0 ? "" : "\(status) \(reason)"
+        let statusText = status == 0 ? "" : String(status) + " " + reason
         let coloured = statusText.hasPrefix("2") ? style.green(statusText) : style.red(statusText)
-        line(style.boldYellow(method.padding(6)), " ", style.boldWhite(target), " ", coloured, " ",
-             Self.fixed(latencySeconds, 2), "s")
+        out += style.boldYellow(method.padding(6))
+        out += " "
+        out += style.boldWhite(target)
+        out += " "
+        out += coloured
+        out += " "
+        Self.appendFixed(&out, latencySeconds, 2)
+        out += "s"
         if let requestContentType {
-            line("  - Request Headers: ")
-            line("    - Content-Type:    ", requestContentType)
-            if let upstreamAcceptEncoding { line("    - Accept-Encoding: ", upstreamAcceptEncoding) }
-            if let clientRequestID { line("    - X-Request-Id:    ", clientRequestID) }
+            out += "\n  - Request Headers: "
+            out += "\n    - Content-Type:    "
+            out += requestContentType
+            if let upstreamAcceptEncoding { out += "\n    - Accept-Encoding: "; out += upstreamAcceptEncoding }
+            if let clientRequestID { out += "\n    - X-Request-Id:    "; out += clientRequestID }
         }
         if let responseContentType {
-            line("  - Response Headers: ")
-            line("    - Content-Type:         ", responseContentType)
-            if let responseContentEncoding { line("    - Content-Encoding:     ", responseContentEncoding) }
+            out += "\n  - Response Headers: "
+            out += "\n    - Content-Type:         "
+            out += responseContentType
+            if let responseContentEncoding { out += "\n    - Content-Encoding:     "; out += responseContentEncoding }
         }
         if let mshRequestID {
-            line("    - Msh-Request-Id:       ", mshRequestID)
-            if let serverTimingMs { line("    - Server-Timing:        ", Self.fixed(serverTimingMs / 1000, 4), " s") }
-            line("    - Msh-Context-Cache-Id: ", contextCacheID ?? "<no-cache>")
+            out += "\n    - Msh-Request-Id:       "
+            out += mshRequestID
+            if let serverTimingMs {
+                out += "\n    - Server-Timing:        "
+                Self.appendFixed(&out, serverTimingMs / 1000, 4)
+                out += " s"
+            }
+            out += "\n    - Msh-Context-Cache-Id: "
+            out += contextCacheID ?? "<no-cache>"
             if let uid, !uid.isEmpty {
-                line("    - Msh-Uid:              ", uid)
-                line("    - Msh-Gid:              ", gid ?? "")
+                out += "\n    - Msh-Uid:              "
+                out += uid
+                out += "\n    - Msh-Gid:              "
+                out += gid ?? ""
             }
         }
         if let completionID {
-            line("  - Response: ")
-            line("    - id:                ", completionID)
-            if let ttftSeconds, ttftSeconds > 0 { line("    - ttft:              ", Self.fixed(ttftSeconds, 4), " s") }
-            if let tpotSeconds, let otps {
-                line("    - tpot:              ", Self.fixed(tpotSeconds, 4), " s/token")
-                line("    - otps:              ", Self.fixed(otps, 4), " tokens/s")
+            out += "\n  - Response: "
+            out += "\n    - id:                "
+            out += completionID
+            if let ttftSeconds, ttftSeconds > 0 {
+                out += "\n    - ttft:              "
+                Self.appendFixed(&out, ttftSeconds, 4)
+                out += " s"
             }
-            line("    - prompt_tokens:     ", usage.map { String($0.promptTokens) } ?? "unknown")
-            line("    - completion_tokens: ", usage.map { String($0.completionTokens) } ?? "unknown")
-            line("    - total_tokens:      ", usage.map { String($0.totalTokens) } ?? "unknown")
-            if let cached = usage?.cachedTokens, cached > 0 { line("    - cached_tokens:     ", String(cached)) }
+            if let tpotSeconds, let otps {
+                out += "\n    - tpot:              "
+                Self.appendFixed(&out, tpotSeconds, 4)
+                out += " s/token"
+                out += "\n    - otps:              "
+                Self.appendFixed(&out, otps, 4)
+                out += " tokens/s"
+            }
+            out += "\n    - prompt_tokens:     "
+            if let usage { Self.appendInt(&out, usage.promptTokens) } else { out += "unknown" }
+            out += "\n    - completion_tokens: "
+            if let usage { Self.appendInt(&out, usage.completionTokens) } else { out += "unknown" }
+            out += "\n    - total_tokens:      "
+            if let usage { Self.appendInt(&out, usage.totalTokens) } else { out += "unknown" }
+            if let cached = usage?.cachedTokens, cached > 0 { out += "\n    - cached_tokens:     "; Self.appendInt(&out, cached) }
         }
         if let upstreamErrorBody {
-            line("  - Moonshot Error: ")
+            out += "\n  - Moonshot Error: "
             for text in upstreamErrorBody.split(separator: "\n", omittingEmptySubsequences: false).prefix(40) {
-                line(style.boldYellow("    " + text))
+                out += "\n"
+                out += style.boldYellow("    " + text)
             }
         }
         if let proxyError {
-            for text in proxyError.split(separator: "\n") { line(style.boldRed("  " + text)) }
+            for text in proxyError.split(separator: "\n") { out += "\n"; out += style.boldRed("  " + text) }
         }
-        for warning in warnings { line(style.boldYellow("  [WARNING] \(warning)")) }
+        for warning in warnings { out += "\n"; out += style.boldYellow("  [WARNING] \(warning)") }
         if let exchangeID {
-            line("  New Row Inserted: last_insert_id=", String(exchangeID))
+            out += "\n  New Row Inserted: last_insert_id="
+            out += String(exchangeID)
         } else {
-            line(style.boldRed("  Not recorded: capture is failing (see the warnings above)"))
+            out += "\n"
+            out += style.boldRed("  Not recorded: capture is failing (see the warnings above)")
         }
         return out
+    }
+
+    /// Appends `String(value)` without building it (decimal digits, sign first).
+    static func appendInt(_ out: inout String, _ value: Int) {
+        if value < 0 || value >= 1_000_000_000_000_000 { out += String(value); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var v = value
+            var i = buffer.count
+            repeat {
+                i -= 1
+                buffer[i] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
+                v /= 10
+            } while v > 0
+            out += String(decoding: UnsafeRawBufferPointer(rebasing: buffer[i...]), as: UTF8.self)
+        }
+    }
+
+    /// Appends `fixed(value, digits)`.
+    static func appendFixed(_ out: inout String, _ value: Double, _ digits: Int) {
+        guard value.isFinite else { out += value.isNaN ? "NaN" : (value > 0 ? "+Inf" : "-Inf"); return }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded()
+        guard scaled < 9e15 else { out += String(value); return }
+        if value < 0 { out += "-" }
+        let whole = Int(scaled) / Int(scale)
+        let frac = Int(scaled) % Int(scale)
+        appendInt(&out, whole)
+        guard digits > 0 else { return }
+        out += "."
+        var width = 1
+        var f = frac
+        while f >= 10 { f /= 10; width += 1 }
+        for _ in width..<max(width, digits) { out += "0" }
+        appendInt(&out, frac)
     }
 
     /// `value` with exactly `digits` decimals (no Foundation formatting on the hot path).

@@ -19,6 +19,8 @@ import Synchronization
 /// buffered response still later, even behind four rounds of queued tasks.)
 public final class StderrLog: Sendable {
     let style: TerminalStyle
+    /// `[MoonPalace] ` as styled for this stderr.
+    private let prefix: String
     private let lock = Mutex(())
     private struct Queue {
         var renders: [@Sendable () -> String] = []
@@ -30,6 +32,7 @@ public final class StderrLog: Sendable {
 
     public init(environment: [String: String]) {
         style = TerminalStyle.forStderr(environment: environment)
+        prefix = style.boldGreen("[MoonPalace]") + " "
     }
 
     /// Writes `message` (may span lines) with the prefix on its first line.
@@ -63,7 +66,14 @@ public final class StderrLog: Sendable {
                 all = text
             } else {
                 all = ""
-                for render in queued { all += line(render()) }
+                for render in queued {
+                    // `line(render())`, appended in place.
+                    all += prefix
+                    all += timestamp()
+                    all += " "
+                    all += render()
+                    all += "\n"
+                }
                 all += text
             }
             all.withUTF8 { bytes in
@@ -79,7 +89,7 @@ public final class StderrLog: Sendable {
     }
 
     private func line(_ message: String) -> String {
-        style.boldGreen("[MoonPalace]") + " " + timestamp() + " " + message + "\n"
+        prefix + timestamp() + " " + message + "\n"
     }
 
     /// `Self.timestamp()`, made once a second.

@@ -133,10 +133,10 @@ struct ExchangeHandler: Sendable {
             return await convert(status: status, head: head, transfer: transfer, exchange: exchange)
         }
         let noBody = exchange.method == "HEAD" || head.status == 204 || head.status == 304
-        let declared = exchange.curlDecoded ? nil : head.header("content-length").flatMap { Int($0) }
+        let upstreamLength = exchange.known.contentLength.flatMap { Int($0) }
+        let declared = exchange.curlDecoded ? nil : upstreamLength
         let fields = HeaderPolicy.response(head.headers, dropEncoding: exchange.curlDecoded, keepLength: noBody)
         // Small non-stream bodies (by the upstream's own length, encoded or not) are relayed in one write.
-        let upstreamLength = head.header("content-length").flatMap { Int($0) }
         if noBody || (!exchange.tap.isSSE && (upstreamLength ?? .max) <= Self.bufferedBodyLimit) {
             var all = ByteBuffer()
             while true {

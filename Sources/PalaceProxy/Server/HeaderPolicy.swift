@@ -15,6 +15,20 @@ enum HeaderPolicy {
         "te", "trailer", "transfer-encoding", "upgrade",
     ]
 
+    /// `hopByHop.contains(name)` for a lower-case name, without hashing it (this runs for every header, both ways).
+    static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2: return name == "te"
+        case 7: return name == "trailer" || name == "upgrade"
+        case 10: return name == "connection" || name == "keep-alive"
+        case 16: return name == "proxy-connection"
+        case 17: return name == "transfer-encoding"
+        case 18: return name == "proxy-authenticate"
+        case 19: return name == "proxy-authorization"
+        default: return false
+        }
+    }
+
     struct RequestPlan {
         var headers: [HeaderField] = []
         /// The client accepts gzip: pass Accept-Encoding and the encoded body through.
@@ -38,7 +52,7 @@ enum HeaderPolicy {
         for field in fields {
             let name = field.name.canonicalName
             switch name {
-            case "content-length": plan.bodyLength = Int64(field.value.trimmingCharacters(in: " "))
+            case "content-length": plan.bodyLength = Int64(trimmingSpace(field.value))
             case "transfer-encoding": chunked = chunked || field.value.lowercased().contains("chunked")
             case "host", "expect": continue
             case "accept-encoding": plan.clientAcceptsGzip = plan.clientAcceptsGzip || acceptsGzip(field.value)
@@ -46,18 +60,28 @@ enum HeaderPolicy {
             case "content-type": plan.contentType = field.value.split(separator: ";").first.map { String($0.trimmingSpaces()) }
             default: break
             }
-            if name == "content-length" || hopByHop.contains(name) || connectionTokens.contains(name) { continue }
+            if name == "content-length" || isHopByHop(name) || (!connectionTokens.isEmpty && connectionTokens.contains(name)) {
+                continue
+            }
             if name == "authorization" && key != nil { continue }
             plan.headers.append(HeaderField(name: field.name.rawName, value: field.value))
         }
-        if !plan.clientAcceptsGzip { plan.headers.removeAll { $0.name.lowercased() == "accept-encoding" } }
-        else { plan.acceptEncodingSent = plan.headers.first { $0.name.lowercased() == "accept-encoding" }?.value }
+        if !plan.clientAcceptsGzip { plan.headers.removeAll { UpstreamHead.equalsLowercased($0.name, "accept-encoding") } }
+        else { plan.acceptEncodingSent = plan.headers.first { UpstreamHead.equalsLowercased($0.name, "accept-encoding") }?.value }
         if let key { plan.headers.append(HeaderField(name: "Authorization", value: "Bearer \(key)")) }
         if chunked && plan.bodyLength == nil { plan.bodyLength = -1 }
-        if plan.bodyLength == nil && ["POST", "PUT", "PATCH"].contains(method) && !fields.contains(.contentLength) {
+        if plan.bodyLength == nil && (method == "POST" || method == "PUT" || method == "PATCH") && !fields.contains(.contentLength) {
             plan.bodyLength = -1
         }
         return plan
+    }
+
+    /// `value` without leading and trailing spaces (only U+0020, as `trimmingCharacters(in: " ")`).
+    private static func trimmingSpace(_ value: String) -> Substring {
+        var s = value[...]
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return s
     }
 
     /// `gzip` listed with a non-zero quality (`gzip`, `gzip;q=0.8`; not `gzip;q=0`).
@@ -90,7 +114,7 @@ enum HeaderPolicy {
         for h in headers {
             guard let name = HTTPField.Name(h.name) else { continue }
             let n = name.canonicalName   // lower case
-            if hopByHop.contains(n) || (!connectionTokens.isEmpty && connectionTokens.contains(n)) { continue }
+            if isHopByHop(n) || (!connectionTokens.isEmpty && connectionTokens.contains(n)) { continue }
             if n == "content-length" && !keepLength { continue }
             if n == "content-encoding" && dropEncoding { continue }
             if n == "date" { continue }   // the server sets its own

@@ -175,13 +175,13 @@ final class ProxyHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             isHead = head.method == .HEAD
             let body = RequestBodyStream(channel: context.channel)
             receiving = body
-            if head.version.major == 1 && head.version.minor >= 1,
+            if head.version.major == 1 && head.version.minor >= 1, head.headers.contains(name: "expect"),
                head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                 let interim = HTTPResponseHead(version: head.version, status: .continue)
                 context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
             }
             let responder = responder
-            guard let converted = try? HTTPRequest(head, secure: false, splitCookie: false) else {
+            guard let converted = Self.request(head) else {
                 Task(executorPreference: io.executor) {
                     await io.send(ControlChannel.reply(400, error: "malformed request"))
                 }
@@ -209,6 +209,16 @@ final class ProxyHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .idle: break
             }
         }
+    }
+
+    /// `try? HTTPRequest(head, secure: false, splitCookie: false)`. An origin-form target (`/…`, every proxied
+    /// request) has no scheme, so that conversion keeps it as the path unchanged: here it does so without parsing it
+    /// with `URLComponents` first (~1 % of the event loop's time per request).
+    static func request(_ head: HTTPRequestHead) -> HTTPRequest? {
+        guard head.uri.utf8.first == UInt8(ascii: "/") else { return try? HTTPRequest(head, secure: false, splitCookie: false) }
+        guard let method = try? HTTPRequest.Method(head.method) else { return nil }
+        return HTTPRequest(method: method, scheme: "http", authority: head.headers.first(name: "Host"), path: head.uri,
+                           headerFields: HTTPFields(head.headers, splitCookie: false))
     }
 
     /// After a response: handles what waited, up to the next request whose response is then pending.

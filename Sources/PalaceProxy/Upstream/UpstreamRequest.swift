@@ -38,16 +38,56 @@ public struct UpstreamHead: Sendable {
         headers.first { Self.equalsLowercased($0.name, name) }?.value
     }
 
+    /// The first values of the headers an exchange reads (for its record, its log block and its relay), found in
+    /// one pass; each is what `header(_:)` returns for that name.
+    struct Known {
+        var contentType: String?
+        var contentEncoding: String?
+        var contentLength: String?
+        var requestID: String?
+        var uid: String?
+        var gid: String?
+        var contextCacheID: String?
+        var serverTiming: String?
+    }
+
+    func known() -> Known {
+        var k = Known()
+        for h in headers {
+            switch h.name.utf8.count {
+            case 7:
+                if k.uid == nil, Self.equalsLowercased(h.name, "msh-uid") { k.uid = h.value }
+                else if k.gid == nil, Self.equalsLowercased(h.name, "msh-gid") { k.gid = h.value }
+            case 12:
+                if k.contentType == nil, Self.equalsLowercased(h.name, "content-type") { k.contentType = h.value }
+            case 13:
+                if k.serverTiming == nil, Self.equalsLowercased(h.name, "server-timing") { k.serverTiming = h.value }
+            case 14:
+                if k.contentLength == nil, Self.equalsLowercased(h.name, "content-length") { k.contentLength = h.value }
+                else if k.requestID == nil, Self.equalsLowercased(h.name, "msh-request-id") { k.requestID = h.value }
+            case 16:
+                if k.contentEncoding == nil, Self.equalsLowercased(h.name, "content-encoding") { k.contentEncoding = h.value }
+            case 20:
+                if k.contextCacheID == nil, Self.equalsLowercased(h.name, "msh-context-cache-id") { k.contextCacheID = h.value }
+            default: break
+            }
+        }
+        return k
+    }
+
     static func equalsLowercased(_ field: String, _ lower: String) -> Bool {
-        var a = field.utf8.makeIterator()
-        var b = lower.utf8.makeIterator()
-        while true {
-            switch (a.next(), b.next()) {
-            case (nil, nil): return true
-            case (let x?, let y?):
-                let folded = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
-                if folded != y { return false }
-            default: return false
+        // Lengths first (O(1) for native strings): most names differ in length, and no iterator is built then.
+        var field = field
+        var lower = lower
+        guard field.utf8.count == lower.utf8.count else { return false }
+        return field.withUTF8 { a in
+            lower.withUTF8 { b in
+                for i in 0..<a.count {
+                    let x = a[i]
+                    let folded = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
+                    if folded != b[i] { return false }
+                }
+                return true
             }
         }
     }
