@@ -194,6 +194,24 @@ struct ExchangeHandler: Sendable {
                         try await writer.write(tail)
                         try await writer.finish(nil)
                         return
+                    case .bytes(let b) where declared == nil && transfer.bodyEndsHere:
+                        // The body's end came with these bytes (a whole stream in one read): the end record first,
+                        // then the bytes and the body's end in one write (the end record precedes the client's
+                        // last byte either way; one syscall and one client read fewer). A client already gone
+                        // takes the usual path below, so the record says it left.
+                        if let channelWriter = writer as? ChannelBodyWriter, channelWriter.isOpen {
+                            await exchange.observe(b)
+                            await exchange.finish()
+                            try await channelWriter.finish(last: b)
+                            return
+                        }
+                        do { try await writer.write(b) } catch {
+                            let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
+                            transfer.cancel(failure)
+                            _ = await exchange.fail(failure)
+                            throw error
+                        }
+                        await exchange.observe(b)
                     case .bytes(let b):
                         if let declared, sent + b.readableBytes >= declared {
                             // The completing bytes wait for the end record (invariant 6).

@@ -445,6 +445,18 @@ struct ChannelBodyWriter: ResponseBodyWriter {
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
         io.channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
     }
+
+    /// Whether the client's connection is still open.
+    var isOpen: Bool { io.channel.isActive }
+
+    /// Writes the body's last bytes and its end with one flush (one `writev`, with the head when nothing was
+    /// flushed before): for a piece that arrived together with the upstream body's end.
+    consuming func finish(last: ByteBuffer) async throws {
+        let channel = io.channel
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(last)), promise: nil)
+        channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
+    }
 }
 
 /// A request body as it arrives from the client, read by the exchange's task (an `AsyncSequence` of the parts).

@@ -142,6 +142,9 @@ final class NIOUpstreamCall: UpstreamCall, @unchecked Sendable {
         }
     }
 
+    /// Known on the loop only (where the exchange's task runs): elsewhere false, and the caller waits for `.end`.
+    var bodyEndsHere: Bool { eventLoop.inEventLoop && finished && failure == nil && body.readableBytes == 0 }
+
     func sendBody(_ bytes: ByteBuffer) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             onLoop { [self] in

@@ -56,8 +56,8 @@ final class NIOUpstreamLoopPool: @unchecked Sendable {
                     var encoder = HTTPRequestEncoder.Configuration()
                     encoder.automaticallySetFramingHeaders = false   // the call sets them, as curl does
                     try sync.addHandler(HTTPRequestEncoder(configuration: encoder))
-                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
-                        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop)))
+                    // Not NIOHTTP1's decoder: one body part per read, not per chunk (see there).
+                    try sync.addHandler(UpstreamResponseDecoder())
                     try sync.addHandler(conn)
                 }
             }

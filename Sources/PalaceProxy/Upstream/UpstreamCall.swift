@@ -18,6 +18,9 @@ public protocol UpstreamCall: AnyObject, Sendable {
     var headAtNanos: UInt64 { get }
     /// Next piece of the response body (everything buffered so far), then `.end` or `.failed`.
     func nextBody() async -> UpstreamBodyEvent
+    /// Right after `nextBody()` returned bytes: whether the body already ended normally behind them (the next
+    /// `nextBody()` is `.end`), so they are the last. False when not known without waiting.
+    var bodyEndsHere: Bool { get }
     /// Queues request body bytes; waits while more than `UpstreamTransfer.highWater` bytes are unsent.
     func sendBody(_ bytes: ByteBuffer) async
     /// The request body is complete.
@@ -28,7 +31,9 @@ public protocol UpstreamCall: AnyObject, Sendable {
     func cancel(_ failure: UpstreamFailure)
 }
 
-extension UpstreamTransfer: UpstreamCall {}
+extension UpstreamTransfer: UpstreamCall {
+    public var bodyEndsHere: Bool { false }
+}
 
 /// Chooses, once per proxy, which client carries the exchanges' upstream calls (`MOONPALACE_UPSTREAM_CLIENT`):
 /// `auto` (default): SwiftNIO on the client connection's event loop for a plain `http://` endpoint that no proxy
