@@ -142,7 +142,7 @@ import PalaceLog
         }
     }
 
-    @Test(arguments: [1, 2, 3]) func olderLayoutIsRebuiltFromTheLog(version: Int) async throws {
+    @Test(arguments: [1, 2, 3, 4]) func olderLayoutIsRebuiltFromTheLog(version: Int) async throws {
         let f = try LogFixture()
         try await f.chat(); try await f.chat()
         try await f.closeWriter()
@@ -151,6 +151,15 @@ import PalaceLog
         if version == 2 {
             // v2 had no skeleton columns: the rebuilt file must have them (and use them).
             try db.execute("ALTER TABLE exchanges DROP COLUMN request_skel; ALTER TABLE exchanges DROP COLUMN response_skel")
+        }
+        if version == 4 {
+            // v4 looked ids up through two B-tree indexes and had no `exchange_keys`: the rebuilt file has the table
+            // (and finds the ids through it), not the indexes.
+            try db.execute("""
+                DROP TABLE exchange_keys;
+                CREATE INDEX exchanges_chatcmpl ON exchanges(substr(chatcmpl, -8));
+                CREATE INDEX exchanges_request_id ON exchanges(substr(request_id, -8));
+                """)
         }
         try db.execute("PRAGMA user_version = \(version)")
         let notices = NoticeBox()
@@ -162,6 +171,15 @@ import PalaceLog
         #expect(try idx.ids(ListQuery(limit: 0, predicates: ["request_body.model == 'kimi-k2'"])).count == 2)
         #expect(try idx.db.scalar("SELECT count(*) FROM exchanges WHERE request_skel IS NOT NULL")?.int64 == 2)
         #expect(try idx.status().schemaVersion == Int(IndexSchema.currentVersion))
+        let rows = try idx.db.query("SELECT id, chatcmpl, request_id FROM exchanges ORDER BY id")
+        #expect(rows.count == 2)
+        for r in rows {
+            #expect(try idx.find(id: nil, chatcmpl: r[1].string, requestID: nil) == r[0].int64)
+            #expect(try idx.find(id: nil, chatcmpl: nil, requestID: r[2].string) == r[0].int64)
+            #expect(try idx.ids(ListQuery(limit: 0, predicates: ["chatcmpl == '\(r[1].string ?? "")'"])) == [r[0].int64!])
+        }
+        let indexes = try idx.db.query("SELECT name FROM sqlite_master WHERE type = 'index'").compactMap { $0[0].string }
+        #expect(!indexes.contains("exchanges_chatcmpl"))
     }
 
     @Test func bodyPathsAreDecidedFromTheLogInBatches() async throws {

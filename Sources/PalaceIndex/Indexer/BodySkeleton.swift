@@ -1,5 +1,11 @@
 import CLZ4
 import PalaceWire
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A short form of a JSON body that decides most body-path predicates inside SQLite, without the log.
 ///
@@ -30,7 +36,7 @@ public enum BodySkeleton {
 
     /// The skeleton of a valid JSON body, stored form (nil when too large).
     static func make(_ body: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        let n = body.firstIndex(of: 0) ?? body.count
+        let n = textLength(body)
         let b = UnsafeBufferPointer(rebasing: body[0..<n])
         var out: [UInt8] = []
         out.reserveCapacity(min(n, 2048))
@@ -45,7 +51,7 @@ public enum BodySkeleton {
     /// Whether `body` is valid JSON (exactly `JSONBytes.isValid`) and, when it is, its skeleton (nil when too
     /// large) — one pass over the bytes instead of a validation pass and a copying pass.
     static func validated(_ body: UnsafeBufferPointer<UInt8>) -> (valid: Bool, skeleton: [UInt8]?) {
-        let n = body.firstIndex(of: 0) ?? body.count
+        let n = textLength(body)
         let b = UnsafeBufferPointer(rebasing: body[0..<n])
         var out: [UInt8] = []
         out.reserveCapacity(min(n, 2048))
@@ -55,6 +61,13 @@ public enum BodySkeleton {
         JSONBytes.skipSpace(b, &i)
         guard i == b.count else { return (false, nil) }
         return (true, out.count <= maxBytes ? compress(out) : nil)
+    }
+
+    /// The bytes before the first NUL (SQLite reads text up to it), found with `memchr` (the generic
+    /// `firstIndex(of:)` is not specialized here and cost more than the rest of the skeleton's pass).
+    @inline(__always) static func textLength(_ body: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let base = body.baseAddress, !body.isEmpty, let nul = memchr(base, 0, body.count) else { return body.count }
+        return UnsafeRawPointer(nul) - UnsafeRawPointer(base)
     }
 
     /// Appends the skeleton of the value at `b[i]` (valid JSON) to `out`; `i` ends after the value. One pass:
@@ -158,7 +171,8 @@ public enum BodySkeleton {
         "usage":{"prompt_tokens":1000,"completion_tokens":100,"total_tokens":1100,"cached_tokens":0}}
         """).utf8)
 
-    /// A stream with the dictionary loaded, copied for each compression (cheaper than loading the dictionary).
+    /// A stream with the dictionary loaded once; compressions attach it (`LZ4_attach_dictionary`: read in place,
+    /// neither a dictionary load nor a copy of the 16 KiB state per skeleton).
     nonisolated(unsafe) private static let preparedStream: UnsafeMutablePointer<LZ4_stream_t> = {
         let s = UnsafeMutablePointer<LZ4_stream_t>.allocate(capacity: 1)
         _ = LZ4_initStream(s, MemoryLayout<LZ4_stream_t>.size)
@@ -175,22 +189,35 @@ public enum BodySkeleton {
         return p
     }()
 
+    /// Working streams, reused (the indexer compresses two skeletons per exchange; threads: the tailer, a
+    /// rebuild's reader, tests).
+    private struct StreamBox: @unchecked Sendable { let p: UnsafeMutablePointer<LZ4_stream_t> }
+    private static let streams = Mutex<[StreamBox]>([])
+
     static func compress(_ raw: [UInt8]) -> [UInt8] {
+        guard !raw.isEmpty else { return [0] }
         let bound = Int(LZ4_compressBound(Int32(raw.count)))
-        let stream = UnsafeMutablePointer<LZ4_stream_t>.allocate(capacity: 1)
-        defer { stream.deallocate() }
-        stream.update(from: preparedStream, count: 1)
-        var out = [UInt8](repeating: 0, count: bound + 1)
-        let n = raw.withUnsafeBytes { src in
-            out.withUnsafeMutableBytes { dst in
+        let stream: UnsafeMutablePointer<LZ4_stream_t>
+        if let s = streams.withLock({ $0.popLast() }) {
+            stream = s.p
+        } else {
+            stream = .allocate(capacity: 1)
+            _ = LZ4_initStream(stream, MemoryLayout<LZ4_stream_t>.size)
+        }
+        defer { streams.withLock { if $0.count < 8 { $0.append(StreamBox(p: stream)) } else { stream.deallocate() } } }
+        LZ4_resetStream_fast(stream)
+        LZ4_attach_dictionary(stream, preparedStream)
+        var n = 0
+        let out = [UInt8](unsafeUninitializedCapacity: bound + 1) { dst, count in
+            n = raw.withUnsafeBytes { src in
                 Int(LZ4_compress_fast_continue(stream, src.baseAddress!.assumingMemoryBound(to: CChar.self),
-                                               (dst.baseAddress! + 1).assumingMemoryBound(to: CChar.self),
+                                               UnsafeMutableRawPointer(dst.baseAddress! + 1).assumingMemoryBound(to: CChar.self),
                                                Int32(raw.count), Int32(bound), 1))
             }
+            dst[0] = 1
+            count = n > 0 ? n + 1 : 0
         }
         guard n > 0, n < raw.count else { return [0] + raw }
-        out[0] = 1
-        out.removeLast(out.count - 1 - n)
         return out
     }
 

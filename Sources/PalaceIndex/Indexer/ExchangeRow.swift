@@ -55,14 +55,14 @@ struct ExchangeRow {
         values[C.stateCode] = .integer(Self.stateInFlight)
         values[C.startedAt] = .integer(begin.startedAt)
         let (path, query) = Self.split(begin.target)
-        setCoded("method", begin.method)
-        setCoded("path", path)
+        setCoded(table: Self.methodCode, begin.method)
+        setCoded(table: Self.pathCode, path)
         if !query.isEmpty { setRaw("query", query) }
-        if !begin.endpoint.isEmpty { setCoded("endpoint", begin.endpoint) }
+        if !begin.endpoint.isEmpty { setCoded(table: Self.endpointCode, begin.endpoint) }
         if let c = begin.clientRequestID, !c.isEmpty { setRaw("client_request_id", c) }
         values[C.stream] = .integer(begin.flags.contains(.stream) ? 1 : 0)
         values[C.flags] = .integer(Int64(bitPattern: begin.flags.rawValue))
-        if let ct = Self.contentType(begin.requestHeaders), !ct.isEmpty { setCoded("request_content_type", ct) }
+        if let ct = Self.contentType(begin.requestHeaders), !ct.isEmpty { setCoded(table: Self.requestContentTypeCode, ct) }
         values[C.requestBytes] = .integer(Int64(begin.requestBody.count))
         values[C.beginSegment] = .integer(Int64(bitPattern: position.segment))
         values[C.beginOffset] = .integer(Int64(bitPattern: position.offset))
@@ -71,31 +71,36 @@ struct ExchangeRow {
         if requestComplete { deriveRequest() }
     }
 
-    static let codeIndex: [String: (shift: Int, bits: Int, codes: [String: Int64])] = Dictionary(
-        uniqueKeysWithValues: IndexSchema.codeTables.map { t in
-            (t.field, (t.shift, t.bits, Dictionary(uniqueKeysWithValues: t.values.enumerated().map { ($0.element, Int64($0.offset + 1)) })))
-        })
+    /// `IndexSchema.codeTables` by field name (looked up once per call site, not hashed per row).
+    static let codeTables = IndexSchema.codeTables
 
-    /// Stores a common string as its code, anything else in `raw`.
-    mutating func setCoded(_ field: String, _ value: String) {
-        guard let t = Self.codeIndex[field] else { setRaw(field, value); return }
+    /// Position of `field` in `codeTables`.
+    static func codeTable(_ field: String) -> Int? { codeTables.firstIndex { $0.field == field } }
+    static let methodCode = codeTable("method")!, pathCode = codeTable("path")!, endpointCode = codeTable("endpoint")!,
+               finishReasonCode = codeTable("finish_reason")!, requestContentTypeCode = codeTable("request_content_type")!,
+               responseContentTypeCode = codeTable("response_content_type")!
+
+    /// Stores a common string of the field of `codeTables[table]` as its code, anything else in `raw`. The few
+    /// values are compared in order (cheaper than hashing the string).
+    mutating func setCoded(table: Int, _ value: String) {
+        let t = Self.codeTables[table]
         let mask = Int64((1 << t.bits) - 1) << Int64(t.shift)
         codes &= ~mask
-        raw.removeAll { $0.0 == field }
-        if let code = t.codes[value] {
-            codes |= code << Int64(t.shift)
+        if !raw.isEmpty { raw.removeAll { $0.0 == t.field } }
+        if let k = t.values.firstIndex(of: value) {
+            codes |= Int64(k + 1) << Int64(t.shift)
         } else {
-            raw.append((field, value))
+            raw.append((t.field, value))
         }
     }
 
     mutating func setRaw(_ field: String, _ value: String?) {
-        raw.removeAll { $0.0 == field }
+        if !raw.isEmpty { raw.removeAll { $0.0 == field } }
         if let value { raw.append((field, value)) }
     }
 
     static func split(_ target: String) -> (String, String) {
-        guard let q = target.firstIndex(of: "?") else { return (target, "") }
+        guard let q = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, "") }
         return (String(target[..<q]), String(target[target.index(after: q)...]))
     }
 
@@ -103,19 +108,28 @@ struct ExchangeRow {
         guard var v = headers.first(where: { isContentType($0.name) })?.value else { return nil }
         // Bytes up to the first ';', spaces trimmed, lowercased; on the UTF-8 bytes for ASCII values (every one
         // seen in practice), through `String` otherwise.
+        // `same`: the value is already its own result (the usual "application/json"): no new string.
+        var same = false
         let fast: String? = v.withUTF8 { u in
             var a = 0, z = u.firstIndex(of: UInt8(ascii: ";")) ?? u.count
             if z == 0 && !u.isEmpty { return nil }   // split(separator:) would skip the empty first piece
             while a < z && u[a] == 0x20 { a += 1 }
             while z > a && u[z - 1] == 0x20 { z -= 1 }
-            var lower = [UInt8](repeating: 0, count: z - a)
+            var plain = a == 0 && z == u.count
             for k in a..<z {
                 let c = u[k]
                 guard c < 0x80 else { return nil }
+                if c >= 0x41 && c <= 0x5A { plain = false }
+            }
+            if plain { same = true; return nil }
+            var lower = [UInt8](repeating: 0, count: z - a)
+            for k in a..<z {
+                let c = u[k]
                 lower[k - a] = c >= 0x41 && c <= 0x5A ? c | 0x20 : c
             }
             return String(decoding: lower, as: UTF8.self)
         }
+        if same { return v }
         return fast ?? String(v.split(separator: ";").first ?? "").trimmingSpaces.lowercased()
     }
 
@@ -180,7 +194,7 @@ struct ExchangeRow {
         values[C.stateCode] = .integer(Self.stateComplete)
         values[C.endUs] = .integer(end.endedAt &- (values[C.startedAt].int64 ?? 0))
         values[C.status] = end.status == 0 ? .null : .integer(Int64(end.status))
-        if let ct = Self.contentType(end.responseHeaders), !ct.isEmpty { setCoded("response_content_type", ct) }
+        if let ct = Self.contentType(end.responseHeaders), !ct.isEmpty { setCoded(table: Self.responseContentTypeCode, ct) }
         values[C.requestID] = text(end.requestID)
         values[C.chatcmpl] = text(end.chatcmplID)
         values[C.userID] = text(end.uid)
@@ -192,7 +206,7 @@ struct ExchangeRow {
             values[C.totalTokens] = .integer(Int64(u.totalTokens))
             values[C.cachedTokens] = .integer(Int64(u.cachedTokens))
         }
-        if let f = end.finishReasons.first, !f.isEmpty { setCoded("finish_reason", f) }
+        if let f = end.finishReasons.first, !f.isEmpty { setCoded(table: Self.finishReasonCode, f) }
         values[C.serverTimingUs] = milli(t.serverTimingMs)
         values[C.ttfbUs] = us(t.ttfb)
         values[C.ttftUs] = us(t.ttft)

@@ -57,6 +57,9 @@ final class IndexUpdater {
     /// to a new segment at every savepoint — one tiny segment per exchange, all merged again later. Batched, a
     /// transaction adds one segment.
     private var pendingText: [(Int64, [UInt8])] = []
+    /// Lookup keys (`exchange_keys`) of the rows written in the current transaction, inserted with the documents.
+    private var pendingKeys: [PendingKeys] = []
+    private var insertKeys: SQLiteStatement?
 
     /// Reads every record from the watermark to the end of the log. `progress` gets (records done, sequence).
     func catchUp(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
@@ -104,6 +107,7 @@ final class IndexUpdater {
             if insertNewRow == nil { insertNewRow = try db.prepareUncached(ExchangeRow.insertNewSQL) }
             if insertText == nil { insertText = try db.prepareUncached(IndexSchema.insertTextSQL) }
             if deleteRow == nil { deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?") }
+            if insertKeys == nil { insertKeys = try db.prepareUncached(IndexSchema.insertKeysSQL) }
             while let r = it.next() {
                 if r.sequence < start { continue }
                 if let stop = stopBefore, r.sequence >= stop { break }
@@ -126,7 +130,8 @@ final class IndexUpdater {
             open.removeAll()
             storedOpen.removeAll()
             pendingText.removeAll()
-            insertRow = nil; insertNewRow = nil; insertText = nil; deleteRow = nil
+            pendingKeys.removeAll()
+            insertRow = nil; insertNewRow = nil; insertText = nil; deleteRow = nil; insertKeys = nil
             throw error
         }
         report.damage = it.damage.map(\.description)
@@ -147,6 +152,9 @@ final class IndexUpdater {
             for (id, doc) in pendingText { try insert.run(rowid: id, text: doc) }
             pendingText.removeAll(keepingCapacity: pendingText.count <= 4096)
         }
+        if !pendingKeys.isEmpty {
+            try PendingKeys.insert(&pendingKeys, with: insertKeys ?? db.prepare(IndexSchema.insertKeysSQL))
+        }
         try IndexMeta.setWatermark(db, after: last)
     }
 
@@ -155,13 +163,12 @@ final class IndexUpdater {
         case .begin(let b):
             open[b.exchangeID] = ExchangeRow(begin: b, position: r.position)
         case .chunk(let c):
-            guard var row = try openRow(c.exchangeID) else { return }
-            open[c.exchangeID] = nil
+            // Taken out of `open` (not copied): the row's buffers stay uniquely referenced while it changes.
+            guard var row = try open.removeValue(forKey: c.exchangeID) ?? openRow(c.exchangeID) else { return }
             row.add(chunk: c, position: r.position)
             open[c.exchangeID] = row
         case .end(let e):
-            guard var row = try openRow(e.exchangeID) else { return }
-            open[e.exchangeID] = nil
+            guard var row = try open.removeValue(forKey: e.exchangeID) ?? openRow(e.exchangeID) else { return }
             row.apply(end: e, position: r.position)
             try write(row, withText: true)
             report.exchanges += 1
@@ -236,6 +243,7 @@ final class IndexUpdater {
         }
         if withText { storedOpen.remove(id) } else { storedOpen.insert(id) }
         guard withText else { return }
+        if let k = PendingKeys(row) { pendingKeys.append(k) }
         let doc = row.searchDocument
         guard !doc.isEmpty else { return }
         pendingText.append((row.id, doc))
@@ -493,11 +501,14 @@ extension IndexUpdater {
             let insertRow = try db.prepareUncached(ExchangeRow.insertSQL)
             let insertText = try db.prepareUncached(IndexSchema.insertTextSQL)
             let deleteRow = try db.prepareUncached("DELETE FROM exchanges WHERE id = ?")
+            let insertKeys = try db.prepareUncached(IndexSchema.insertKeysSQL)
+            var keys: [PendingKeys] = []
             while let ops = chan.take() {
                 for op in ops {
                     switch op {
                     case .write(let row, let doc):
                         try row.insert(with: insertRow)
+                        if let k = PendingKeys(row) { keys.append(k) }
                         if let doc, !doc.isEmpty { try insertText.run(rowid: row.id, text: doc) }
                         report.exchanges += 1
                     case .annotate(let a):
@@ -506,6 +517,7 @@ extension IndexUpdater {
                         for id in ids { try deleteRow.run([.integer(Int64(id))]) }
                     case .boundary(let openRows, let last, let records):
                         for row in openRows { try row.insert(with: insertRow) }
+                        try PendingKeys.insert(&keys, with: insertKeys)
                         try IndexMeta.setWatermark(db, after: last)
                         try db.execute("COMMIT")
                         report.records = records
@@ -517,6 +529,7 @@ extension IndexUpdater {
                     }
                 }
             }
+            try PendingKeys.insert(&keys, with: insertKeys)
             try db.execute("COMMIT")
             // The full-text thread is usually still busy here: the rows' own finishing work (secondary indexes)
             // runs meanwhile, on this core.
@@ -600,5 +613,36 @@ struct RowidOrder {
             i = m
         }
         return min
+    }
+}
+
+/// A row's `exchange_keys` document (its chatcmpl and request id; the document itself is computed by SQLite,
+/// `IndexSchema.insertKeysSQL`). Inserted in rowid order at the end of a transaction, as the full-text documents
+/// are (FTS5 flushes its pending terms whenever a rowid goes down).
+struct PendingKeys {
+    var id: Int64
+    var chatcmpl: SQLiteValue
+    var requestID: SQLiteValue
+
+    /// Nil when the row has neither id.
+    init?(_ row: ExchangeRow) {
+        chatcmpl = row.values[ExchangeRow.C.chatcmpl]
+        requestID = row.values[ExchangeRow.C.requestID]
+        guard chatcmpl != .null || requestID != .null else { return nil }
+        id = row.id
+    }
+
+    static func insert(_ keys: inout [PendingKeys], with s: SQLiteStatement) throws {
+        guard !keys.isEmpty else { return }
+        keys.sort { $0.id < $1.id }
+        for k in keys {
+            s.reset()
+            try s.bind(.integer(k.id), at: 1)
+            try s.bind(k.chatcmpl, at: 2)
+            try s.bind(k.requestID, at: 3)
+            try s.step()
+        }
+        s.reset()
+        keys.removeAll(keepingCapacity: keys.count <= 4096)
     }
 }

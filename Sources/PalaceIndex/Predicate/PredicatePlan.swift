@@ -179,9 +179,9 @@ struct PredicateCompiler {
         case .column:
             let exact = paren(Self.apply("\"\(field.column)\"", c))
             if context == .index, c.op == .eq, field.column == "chatcmpl" || field.column == "request_id" {
-                // Implied by the equality; lets SQLite use the index on the id's last 8 characters.
+                // Implied by the equality; finds the candidates in `exchange_keys` instead of scanning.
                 let v = Self.bind(c.values[0])
-                return PredicateSQL("(substr(\"\(field.column)\", -8) = substr(?, -8) AND \(exact.text))", [v] + exact.params)
+                return PredicateSQL("(\(IndexSchema.keyLookupSQL(field.column)) AND \(exact.text))", [v] + exact.params)
             }
             return exact
         case .time:

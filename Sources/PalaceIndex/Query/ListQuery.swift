@@ -75,12 +75,12 @@ extension ExchangeIndex {
     public func find(id: Int64?, chatcmpl: String?, requestID: String?) throws -> Int64? {
         var parts: [String] = [], params: [SQLiteValue] = []
         if let id { parts.append("id = ?"); params.append(.integer(id)) }
-        // substr(…, -8) = substr(?, -8) is implied by the equality and uses the index on the ids' last characters.
+        // The `exchange_keys` lookup is implied by the equality and finds the candidates without a scan.
         if let chatcmpl {
-            parts.append("substr(chatcmpl, -8) = substr(?, -8) AND chatcmpl = ?"); params += [.text(chatcmpl), .text(chatcmpl)]
+            parts.append(IndexSchema.keyLookupSQL("chatcmpl") + " AND chatcmpl = ?"); params += [.text(chatcmpl), .text(chatcmpl)]
         }
         if let requestID {
-            parts.append("substr(request_id, -8) = substr(?, -8) AND request_id = ?"); params += [.text(requestID), .text(requestID)]
+            parts.append(IndexSchema.keyLookupSQL("request_id") + " AND request_id = ?"); params += [.text(requestID), .text(requestID)]
         }
         guard !parts.isEmpty else { throw IndexError.invalidArgument("give --id, --chatcmpl or --requestid") }
         return try db.scalar("SELECT id FROM exchanges WHERE \(parts.joined(separator: " AND ")) ORDER BY id DESC LIMIT 1",

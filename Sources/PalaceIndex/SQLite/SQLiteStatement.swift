@@ -1,4 +1,9 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `SQLITE_TRANSIENT` does not import into Swift: SQLite copies the bytes before the bind call returns.
 let sqliteTransient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
@@ -32,7 +37,16 @@ public final class SQLiteStatement {
         case .null: rc = sqlite3_bind_null(handle, index)
         case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
         case .real(let d): rc = sqlite3_bind_double(handle, index, d)
-        case .text(let s): rc = sqlite3_bind_text(handle, index, s, -1, sqliteTransient)
+        case .text(var s):
+            // The UTF-8 bytes up to the first NUL (what binding the C string with length -1 gave), without the
+            // C-string copy a small (inline) string needs.
+            rc = s.withUTF8 { u -> Int32 in
+                guard let base = u.baseAddress, !u.isEmpty else { return sqlite3_bind_text(handle, index, "", 0, sqliteTransient) }
+                let n = memchr(base, 0, u.count).map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? u.count
+                return UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: n) {
+                    sqlite3_bind_text(handle, index, $0, Int32(n), sqliteTransient)
+                }
+            }
         case .blob(let b):
             rc = b.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), sqliteTransient) }
         }
