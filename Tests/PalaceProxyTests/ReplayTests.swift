@@ -38,6 +38,15 @@ import PalaceWire
         #expect(ControlChannel.takeLink(&copy, token: "other").isEmpty && copy.count == 1)
     }
 
+    @Test func everyMoonPalaceHeaderIsStrippedWhateverItsCase() {
+        var headers = ["X-MOONPALACE-Other", "x-moonpalace-", "X-MoonPalace", "x-moonpalacex", "X-Moonpalace-Replay-Of",
+                       "Accept", "x-moon"].map { HeaderField(name: $0, value: "1") }
+        #expect(ControlChannel.takeLink(&headers, token: nil).isEmpty)
+        #expect(headers.map(\.name) == ["X-MoonPalace", "x-moonpalacex", "Accept", "x-moon"])
+        var none = [HeaderField(name: "Content-Type", value: "a")]
+        #expect(ControlChannel.takeLink(&none, token: "t").isEmpty && none.count == 1)
+    }
+
     @Test func factsAndDiffOfStreamAndJSON() {
         let sse = Array(("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
             + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}\n\ndata: [DONE]\n\n").utf8)

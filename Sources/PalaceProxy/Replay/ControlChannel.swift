@@ -91,10 +91,26 @@ public enum ControlChannel {
 
     /// Removes `X-MoonPalace-*` headers from a request about to be forwarded; returns the replay link as begin
     /// meta when the control token is right.
+    private static let lowerTokenHeader = tokenHeader.lowercased()
+    private static let lowerReplayHeader = replayHeader.lowercased()
+
+    /// `name.lowercased().hasPrefix("x-moonpalace-")` for an ASCII name.
+    private static func hasMoonPalacePrefix(_ name: String) -> Bool {
+        let prefix = "x-moonpalace-".utf8
+        var i = prefix.makeIterator()
+        for b in name.utf8 {
+            guard let p = i.next() else { return true }
+            if ((b >= 0x41 && b <= 0x5A) ? b | 0x20 : b) != p { return false }
+        }
+        return i.next() == nil
+    }
+
     static func takeLink(_ headers: inout [HeaderField], token: String?) -> [HeaderField] {
-        let control = headers.first { $0.name.lowercased() == tokenHeader.lowercased() }?.value
-        let link = headers.first { $0.name.lowercased() == replayHeader.lowercased() }?.value
-        headers.removeAll { $0.name.lowercased().hasPrefix("x-moonpalace-") }
+        // Runs for every request: names compared as bytes (header names are ASCII tokens), nothing lower-cased, and
+        // the list left untouched when no name has the prefix.
+        let control = headers.first { UpstreamHead.equalsLowercased($0.name, lowerTokenHeader) }?.value
+        let link = headers.first { UpstreamHead.equalsLowercased($0.name, lowerReplayHeader) }?.value
+        if headers.contains(where: { hasMoonPalacePrefix($0.name) }) { headers.removeAll { hasMoonPalacePrefix($0.name) } }
         guard let token, let control, control == token, let link else { return [] }
         let parts = link.split(separator: ";").map { $0.trimmingSpaces() }
         guard let id = parts.first, !id.isEmpty, id.allSatisfy(\.isNumber) else { return [] }
