@@ -156,6 +156,21 @@ static int isAlnumASCII(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+// Per byte: the byte lower-cased when it is an ASCII letter or digit (a token character unicode61 folds), else 0
+// (a separator, or not ASCII). One table lookup per byte of an ASCII word, which is copied as it is scanned.
+static const unsigned char asciiWordLower[256] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6', ['7'] = '7',
+    ['8'] = '8', ['9'] = '9',
+    ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['g'] = 'g', ['h'] = 'h',
+    ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n', ['o'] = 'o', ['p'] = 'p',
+    ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't', ['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x',
+    ['y'] = 'y', ['z'] = 'z',
+    ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f', ['G'] = 'g', ['H'] = 'h',
+    ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n', ['O'] = 'o', ['P'] = 'p',
+    ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't', ['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x',
+    ['Y'] = 'y', ['Z'] = 'z',
+};
+
 typedef int (*TokenFn)(void *, int, const char *, int, int, int);
 
 // Forwards a parent's tokens with offsets moved by `base` (a laid-out run's offsets are clamped to the run).
@@ -211,7 +226,7 @@ static int palaceTokenize(Fts5Tokenizer *pTok, void *ctx, int flags, const char 
     int i = 0;
     while (i < n && rc == SQLITE_OK) {
         unsigned char c = p[i];
-        if (c < 0x80 && !isAlnumASCII(c)) { i++; continue; }
+        if (c < 0x80 && !asciiWordLower[c]) { i++; continue; }
         unsigned u = 0;
         int len = 1;
         if (c >= 0x80) {
@@ -266,7 +281,19 @@ static int palaceTokenize(Fts5Tokenizer *pTok, void *ctx, int flags, const char 
         // A word: ASCII letters and digits and non-CJK characters, up to an ASCII separator, a malformed byte
         // or a CJK character.
         int a = i, ascii = c < 0x80;
-        i += len;
+        if (ascii) {
+            // Its ASCII letters and digits, lower-cased into `word` in the same pass (what is left of the word,
+            // if anything, is non-ASCII and goes to the loop below).
+            int k = 0;
+            unsigned char w;
+            while (i < n && (w = asciiWordLower[p[i]]) != 0) {
+                if (k < (int)sizeof word) word[k] = (char)w;
+                k++;
+                i++;
+            }
+        } else {
+            i += len;
+        }
         while (i < n) {
             unsigned char d = p[i];
             if (d < 0x80) { if (!isAlnumASCII(d)) break; i++; continue; }
@@ -277,10 +304,7 @@ static int palaceTokenize(Fts5Tokenizer *pTok, void *ctx, int flags, const char 
             i += l;
         }
         if (ascii && i - a <= (int)sizeof word) {
-            for (int k = a; k < i; k++) {
-                unsigned char d = p[k];
-                word[k - a] = (char)(d >= 'A' && d <= 'Z' ? d + 32 : d);
-            }
+            // All ASCII: `word` holds the whole word (the loop above added nothing to an ASCII word).
             rc = xToken(ctx, 0, word, i - a, a, i);
         } else {
             Shift s = {ctx, xToken, a, 0, 0, 0};
