@@ -275,14 +275,31 @@ struct ExchangeRow {
         v[C.jsonState] = .integer(jsonState)
         v[C.codes] = .integer(codes)
         v[C.positions] = .blob(PositionList.encode(positions, begin: begin))
-        if !raw.isEmpty {
-            v[C.raw] = .text(JSONValue.object(JSONObject(raw.map { ($0.0, JSONValue.string($0.1)) })).serialized())
-        }
+        if !raw.isEmpty { v[C.raw] = Self.rawText(raw) }
         return v
     }
 
+    /// The `raw` column's JSON text of the last row written with this memo (one per writer): rows of one proxy
+    /// mostly carry the same rare values (an endpoint without a code: every row), and serializing them through
+    /// `JSONValue` was ~2 % of the tailer's CPU.
+    final class RawMemo {
+        var raw: [(String, String)] = []
+        var text: SQLiteValue = .null
+
+        func text(for raw: [(String, String)]) -> SQLiteValue {
+            if raw.count == self.raw.count && zip(raw, self.raw).allSatisfy({ $0.0 == $1.0 && $0.1 == $1.1 }) { return text }
+            self.raw = raw
+            text = ExchangeRow.rawText(raw)
+            return text
+        }
+    }
+
+    static func rawText(_ raw: [(String, String)]) -> SQLiteValue {
+        .text(JSONValue.object(JSONObject(raw.map { ($0.0, JSONValue.string($0.1)) })).serialized())
+    }
+
     /// Inserts the row with `insertSQL` (bound straight from `values`, no copy of the array).
-    func insert(with s: SQLiteStatement) throws {
+    func insert(with s: SQLiteStatement, memo: RawMemo? = nil) throws {
         s.reset()
         for i in values.indices where i != C.jsonState && i != C.codes && i != C.positions && i != C.raw {
             try s.bind(values[i], at: Int32(i + 1))
@@ -290,9 +307,7 @@ struct ExchangeRow {
         try s.bind(.integer(jsonState), at: Int32(C.jsonState + 1))
         try s.bind(.integer(codes), at: Int32(C.codes + 1))
         try s.bind(.blob(PositionList.encode(positions, begin: begin)), at: Int32(C.positions + 1))
-        try s.bind(raw.isEmpty ? values[C.raw]
-                   : .text(JSONValue.object(JSONObject(raw.map { ($0.0, JSONValue.string($0.1)) })).serialized()),
-                   at: Int32(C.raw + 1))
+        try s.bind(raw.isEmpty ? values[C.raw] : memo?.text(for: raw) ?? Self.rawText(raw), at: Int32(C.raw + 1))
         try s.step()
         s.reset()
     }

@@ -60,6 +60,7 @@ final class IndexUpdater {
     /// Lookup keys (`exchange_keys`) of the rows written in the current transaction, inserted with the documents.
     private var pendingKeys: [PendingKeys] = []
     private var insertKeys: SQLiteStatement?
+    private let rawMemo = ExchangeRow.RawMemo()
 
     /// Reads every record from the watermark to the end of the log. `progress` gets (records done, sequence).
     func catchUp(progress: ((Int, UInt64) -> Void)? = nil) throws -> CatchUpReport {
@@ -235,11 +236,11 @@ final class IndexUpdater {
         let id = UInt64(bitPattern: row.id)
         let replace = try insertRow ?? db.prepare(ExchangeRow.insertSQL)
         if let insertNew = insertNewRow, !storedOpen.contains(id) {
-            do { try row.insert(with: insertNew) } catch let e as SQLiteError where e.code & 0xff == SQLITE_CONSTRAINT {
-                try row.insert(with: replace)
+            do { try row.insert(with: insertNew, memo: rawMemo) } catch let e as SQLiteError where e.code & 0xff == SQLITE_CONSTRAINT {
+                try row.insert(with: replace, memo: rawMemo)
             }
         } else {
-            try row.insert(with: replace)
+            try row.insert(with: replace, memo: rawMemo)
         }
         if withText { storedOpen.remove(id) } else { storedOpen.insert(id) }
         guard withText else { return }
@@ -507,7 +508,7 @@ extension IndexUpdater {
                 for op in ops {
                     switch op {
                     case .write(let row, let doc):
-                        try row.insert(with: insertRow)
+                        try row.insert(with: insertRow, memo: rawMemo)
                         if let k = PendingKeys(row) { keys.append(k) }
                         if let doc, !doc.isEmpty { try insertText.run(rowid: row.id, text: doc) }
                         report.exchanges += 1
@@ -516,7 +517,7 @@ extension IndexUpdater {
                     case .tombstone(let ids):
                         for id in ids { try deleteRow.run([.integer(Int64(id))]) }
                     case .boundary(let openRows, let last, let records):
-                        for row in openRows { try row.insert(with: insertRow) }
+                        for row in openRows { try row.insert(with: insertRow, memo: rawMemo) }
                         try PendingKeys.insert(&keys, with: insertKeys)
                         try IndexMeta.setWatermark(db, after: last)
                         try db.execute("COMMIT")
