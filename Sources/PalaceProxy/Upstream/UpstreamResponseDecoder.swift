@@ -292,73 +292,85 @@ final class UpstreamResponseDecoder: ChannelDuplexHandler, RemovableChannelHandl
     /// The head in `bytes` (status line, fields, blank line) and its body's framing; nil for an informational
     /// answer (dropped, as NIOHTTP1's `.drop` strategy does; 101 excepted).
     private func parseHead(_ bytes: ByteBuffer) throws -> (HTTPResponseHead, Framing)? {
-        var lines: [Range<Int>] = []
-        var rest = bytes
-        while let line = Self.line(rest) {
-            lines.append(line.content)
-            rest.moveReaderIndex(to: line.next)
-        }
-        // The last line is the blank one that ends the head.
-        guard lines.count >= 2, lines.last!.isEmpty else { throw HTTPParserError.invalidInternalState }
-        let view = bytes.readableBytesView
-        let base = bytes.readerIndex
-        func byte(_ at: Int) -> UInt8 { view[view.startIndex + (at - base)] }
-
-        // Status line: HTTP/1.x SP code [SP reason]
-        let status = lines[0]
-        guard status.count >= 12, byte(status.lowerBound) == UInt8(ascii: "H"), byte(status.lowerBound + 1) == UInt8(ascii: "T"),
-              byte(status.lowerBound + 2) == UInt8(ascii: "T"), byte(status.lowerBound + 3) == UInt8(ascii: "P"),
-              byte(status.lowerBound + 4) == UInt8(ascii: "/"), byte(status.lowerBound + 6) == UInt8(ascii: ".")
-        else { throw HTTPParserError.invalidConstant }
-        let major = Int(byte(status.lowerBound + 5)) - 48, minor = Int(byte(status.lowerBound + 7)) - 48
-        guard (0...9).contains(major), (0...9).contains(minor) else { throw HTTPParserError.invalidVersion }
-        guard major == 1 else { throw HTTPParserError.invalidVersion }
-        guard byte(status.lowerBound + 8) == 0x20 else { throw HTTPParserError.invalidStatus }
-        var code = 0
-        for i in 9..<12 {
-            let d = Int(byte(status.lowerBound + i)) - 48
-            guard (0...9).contains(d) else { throw HTTPParserError.invalidStatus }
-            code = code * 10 + d
-        }
-        guard status.count == 12 || byte(status.lowerBound + 12) == 0x20 else { throw HTTPParserError.invalidStatus }
-        guard code >= 100 else { throw HTTPParserError.invalidStatus }
-
         var fields: [(String, String)] = []
-        fields.reserveCapacity(lines.count - 2)
         var lengths = 0
         var length: Int?
-        var transferEncoding: String?
-        for line in lines[1..<(lines.count - 1)] {
-            var colon = -1
-            var i = line.lowerBound
-            while i < line.upperBound {
-                let c = byte(i)
-                if c == UInt8(ascii: ":") { colon = i; break }
-                guard Self.isToken(c) else { throw HTTPParserError.invalidHeaderToken }
-                i += 1
+        var transferEncoding = false
+        var chunked = false
+        // One pass over the head's bytes (status line, fields, the blank line that ends it).
+        let (major, minor, code) = try bytes.withUnsafeReadableBytes { raw throws -> (Int, Int, Int) in
+            let b = raw.bindMemory(to: UInt8.self)
+            let n = b.count
+            /// The line from `from`: where its content ends (before CRLF or LF) and where the next line starts.
+            func line(_ from: Int) -> (end: Int, next: Int)? {
+                guard from < n, let base = b.baseAddress, let p = memchr(base + from, 0x0A, n - from) else { return nil }
+                let lf = base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+                return (lf > from && b[lf - 1] == 0x0D ? lf - 1 : lf, lf + 1)
             }
-            guard colon > line.lowerBound else { throw HTTPParserError.invalidHeaderToken }
-            // Leading blanks are dropped, trailing ones kept (as llhttp does).
-            var valueStart = colon + 1
-            let valueEnd = line.upperBound
-            while valueStart < valueEnd, byte(valueStart) == 0x20 || byte(valueStart) == 0x09 { valueStart += 1 }
-            for j in valueStart..<valueEnd {
-                let c = byte(j)
-                guard c >= 0x20 && c != 0x7F || c == 0x09 else { throw HTTPParserError.invalidHeaderToken }
+            guard let status = line(0), status.end > 0 else { throw HTTPParserError.invalidInternalState }
+            // Status line: HTTP/1.x SP code [SP reason]
+            guard status.end >= 12, b[0] == UInt8(ascii: "H"), b[1] == UInt8(ascii: "T"), b[2] == UInt8(ascii: "T"),
+                  b[3] == UInt8(ascii: "P"), b[4] == UInt8(ascii: "/"), b[6] == UInt8(ascii: ".")
+            else { throw HTTPParserError.invalidConstant }
+            let major = Int(b[5]) - 48, minor = Int(b[7]) - 48
+            guard (0...9).contains(major), (0...9).contains(minor), major == 1 else { throw HTTPParserError.invalidVersion }
+            guard b[8] == 0x20 else { throw HTTPParserError.invalidStatus }
+            var code = 0
+            for i in 9..<12 {
+                let d = Int(b[i]) - 48
+                guard (0...9).contains(d) else { throw HTTPParserError.invalidStatus }
+                code = code * 10 + d
             }
-            let name = String(decoding: view[(view.startIndex + line.lowerBound - base)..<(view.startIndex + colon - base)], as: UTF8.self)
-            let value = String(decoding: view[(view.startIndex + valueStart - base)..<(view.startIndex + valueEnd - base)], as: UTF8.self)
-            if Self.equalsLowercased(name, "content-length") {
-                lengths += 1
-                guard lengths == 1 else { throw HTTPParserError.unexpectedContentLength }
-                let digits = value[...].trimmingSpaces()
-                guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 &- 48 < 10 }), let n = Int(digits)
-                else { throw HTTPParserError.invalidContentLength }
-                length = n
-            } else if Self.equalsLowercased(name, "transfer-encoding") {
-                transferEncoding = transferEncoding.map { $0 + ", " + value } ?? value
+            guard status.end == 12 || b[12] == 0x20, code >= 100 else { throw HTTPParserError.invalidStatus }
+
+            var start = status.next
+            while let l = line(start), l.end > start {
+                var colon = start
+                while colon < l.end, b[colon] != UInt8(ascii: ":") {
+                    guard Self.isToken(b[colon]) else { throw HTTPParserError.invalidHeaderToken }
+                    colon += 1
+                }
+                guard colon < l.end, colon > start else { throw HTTPParserError.invalidHeaderToken }
+                // Leading blanks are dropped, trailing ones kept (as llhttp does).
+                var valueStart = colon + 1
+                while valueStart < l.end, b[valueStart] == 0x20 || b[valueStart] == 0x09 { valueStart += 1 }
+                for j in valueStart..<l.end {
+                    let c = b[j]
+                    guard c >= 0x20 && c != 0x7F || c == 0x09 else { throw HTTPParserError.invalidHeaderToken }
+                }
+                let name = UnsafeBufferPointer(rebasing: b[start..<colon])
+                let value = UnsafeBufferPointer(rebasing: b[valueStart..<l.end])
+                if Self.equalsLowercased(name, "content-length") {
+                    lengths += 1
+                    guard lengths == 1 else { throw HTTPParserError.unexpectedContentLength }
+                    var digitsEnd = value.count
+                    while digitsEnd > 0, value[digitsEnd - 1] == 0x20 || value[digitsEnd - 1] == 0x09 { digitsEnd -= 1 }
+                    guard digitsEnd > 0, digitsEnd <= 18 else { throw HTTPParserError.invalidContentLength }
+                    var n = 0
+                    for k in 0..<digitsEnd {
+                        let d = value[k] &- 48
+                        guard d < 10 else { throw HTTPParserError.invalidContentLength }
+                        n = n * 10 + Int(d)
+                    }
+                    length = n
+                } else if Self.equalsLowercased(name, "transfer-encoding") {
+                    transferEncoding = true
+                    // The last coding (comma-separated, empty items skipped, blanks trimmed) says whether it is chunked.
+                    var end = value.count
+                    while end > 0, value[end - 1] == UInt8(ascii: ",") { end -= 1 }
+                    if end > 0 {
+                        var from = end
+                        while from > 0, value[from - 1] != UInt8(ascii: ",") { from -= 1 }
+                        var lo = from, hi = end
+                        while lo < hi, value[lo] == 0x20 || value[lo] == 0x09 { lo += 1 }
+                        while hi > lo, value[hi - 1] == 0x20 || value[hi - 1] == 0x09 { hi -= 1 }
+                        chunked = Self.equalsLowercased(UnsafeBufferPointer(rebasing: value[lo..<hi]), "chunked")
+                    }
+                }
+                fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+                start = l.next
             }
-            fields.append((name, value))
+            return (major, minor, code)
         }
         guard !methods.isEmpty else { throw NIOHTTPDecoderError.unsolicitedResponse }
         if (100..<200).contains(code) && code != 101 { return nil }
@@ -367,10 +379,9 @@ final class UpstreamResponseDecoder: ChannelDuplexHandler, RemovableChannelHandl
                                     headers: HTTPHeaders(fields))
         if code == 101 { return (head, .switched) }
         if method == .HEAD || method == .CONNECT || code == 204 || code == 304 { return (head, .none) }
-        if let te = transferEncoding {
+        if transferEncoding {
             guard length == nil else { throw HTTPParserError.unexpectedContentLength }
-            let last = te.split(separator: ",").last?.trimmingSpaces() ?? ""
-            return (head, last.lowercased() == "chunked" ? .chunked : .untilClose)
+            return (head, chunked ? .chunked : .untilClose)
         }
         if let length { return (head, .length(length)) }
         return (head, .untilClose)
@@ -385,10 +396,10 @@ final class UpstreamResponseDecoder: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private static func equalsLowercased(_ s: String, _ lower: StaticString) -> Bool {
-        guard s.utf8.count == lower.utf8CodeUnitCount else { return false }
+    private static func equalsLowercased(_ s: UnsafeBufferPointer<UInt8>, _ lower: StaticString) -> Bool {
+        guard s.count == lower.utf8CodeUnitCount else { return false }
         var i = 0
-        for b in s.utf8 {
+        for b in s {
             let folded = b &- UInt8(ascii: "A") < 26 ? b | 0x20 : b
             if folded != lower.utf8Start[i] { return false }
             i += 1
