@@ -176,17 +176,21 @@ struct ExchangeHandler: Sendable {
                 defer { watch.stop() }
                 var sent = 0
                 var held: ByteBuffer?
+                /// Writes to the client; a failed write means the client left, and the exchange ends with that step.
+                func forward(_ bytes: ByteBuffer) async throws {
+                    do { try await writer.write(bytes) } catch {
+                        let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
+                        transfer.cancel(failure)
+                        _ = await exchange.fail(failure)
+                        throw error
+                    }
+                }
                 while true {
                     switch await transfer.nextBody() {
                     case .bytes(let b) where watched:
                         // --detect-repeat: observe first, forward only up to the end of a tripping event.
                         let part = await exchange.observeCutting(b)
-                        do { if part.readableBytes > 0 { try await writer.write(part) } } catch {
-                            let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
-                            transfer.cancel(failure)
-                            _ = await exchange.fail(failure)
-                            throw error
-                        }
+                        if part.readableBytes > 0 { try await forward(part) }
                         guard exchange.repeatTripped else { continue }
                         let tail = await exchange.repeatTail()
                         await exchange.finish()
@@ -205,12 +209,7 @@ struct ExchangeHandler: Sendable {
                             try await channelWriter.finish(last: b)
                             return
                         }
-                        do { try await writer.write(b) } catch {
-                            let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
-                            transfer.cancel(failure)
-                            _ = await exchange.fail(failure)
-                            throw error
-                        }
+                        try await forward(b)
                         await exchange.observe(b)
                     case .bytes(let b):
                         if let declared, sent + b.readableBytes >= declared {
@@ -219,12 +218,7 @@ struct ExchangeHandler: Sendable {
                             held = b
                             continue
                         }
-                        do { try await writer.write(b) } catch {
-                            let failure = UpstreamFailure(step: .clientDisconnected, message: "the client went away: \(error)")
-                            transfer.cancel(failure)
-                            _ = await exchange.fail(failure)
-                            throw error
-                        }
+                        try await forward(b)
                         sent += b.readableBytes
                         await exchange.observe(b)
                     case .end:
