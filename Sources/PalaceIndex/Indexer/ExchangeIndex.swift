@@ -1,3 +1,4 @@
+import CSQLite
 import PalaceLog
 #if canImport(Glibc)
 import Glibc
@@ -61,7 +62,23 @@ public final class ExchangeIndex: @unchecked Sendable {
         try self.init(indexPath: dataDirectory.indexPath, logDirectory: dataDirectory.logDirectory, notice: notice)
     }
 
+    /// Opens the index, set up and at the current layout. Two connections of one process may set up a NEW file at
+    /// the same moment (`start`'s tailer and its web admin): the one that loses gets SQLITE_BUSY at once, from a lock
+    /// upgrade SQLite refuses rather than waits for (busy_timeout does not apply). It starts again after a short
+    /// pause, for up to about 5 s: by then the other connection has finished setting the file up.
     static func openChecked(_ path: String) throws -> SQLiteConnection {
+        var attempts = 0
+        while true {
+            do {
+                return try openOnce(path)
+            } catch let e as SQLiteError where e.code & 0xFF == SQLITE_BUSY && attempts < 250 {
+                attempts += 1
+                usleep(20_000)
+            }
+        }
+    }
+
+    private static func openOnce(_ path: String) throws -> SQLiteConnection {
         let c = try SQLiteConnection(path: path)
         // Free pages (left by a rebuild, cleanup or FTS merges) are given back with `incremental_vacuum`. Only
         // takes effect on a new, empty file, so it must come before WAL mode writes the header.
