@@ -140,7 +140,7 @@ struct LogBlock {
         }
     }
 
-    /// Appends `fixed(value, digits)`.
+    /// Appends `value` with exactly `digits` decimals (rounded half away from zero; what `fixed` returns).
     static func appendFixed(_ out: inout String, _ value: Double, _ digits: Int) {
         guard value.isFinite else { out += value.isNaN ? "NaN" : (value > 0 ? "+Inf" : "-Inf"); return }
         var scale = 1.0
@@ -162,17 +162,9 @@ struct LogBlock {
 
     /// `value` with exactly `digits` decimals (no Foundation formatting on the hot path).
     static func fixed(_ value: Double, _ digits: Int) -> String {
-        guard value.isFinite else { return value.isNaN ? "NaN" : (value > 0 ? "+Inf" : "-Inf") }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let negative = value < 0
-        let scaled = (abs(value) * scale).rounded()
-        guard scaled < 9e15 else { return String(value) }
-        let whole = Int(scaled) / Int(scale)
-        let frac = Int(scaled) % Int(scale)
-        var fracText = String(frac)
-        while fracText.count < digits { fracText = "0" + fracText }
-        return (negative ? "-" : "") + String(whole) + (digits > 0 ? "." + fracText : "")
+        var out = ""
+        appendFixed(&out, value, digits)
+        return out
     }
 }
 

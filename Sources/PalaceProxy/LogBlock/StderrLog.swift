@@ -66,14 +66,7 @@ public final class StderrLog: Sendable {
                 all = text
             } else {
                 all = ""
-                for render in queued {
-                    // `line(render())`, appended in place.
-                    all += prefix
-                    all += timestamp()
-                    all += " "
-                    all += render()
-                    all += "\n"
-                }
+                for render in queued { appendLine(render(), to: &all) }
                 all += text
             }
             all.withUTF8 { bytes in
@@ -89,7 +82,18 @@ public final class StderrLog: Sendable {
     }
 
     private func line(_ message: String) -> String {
-        prefix + timestamp() + " " + message + "\n"
+        var out = ""
+        appendLine(message, to: &out)
+        return out
+    }
+
+    /// Appends `message` as one log line: the prefix, the time, the message, a newline.
+    private func appendLine(_ message: String, to out: inout String) {
+        out += prefix
+        out += timestamp()
+        out += " "
+        out += message
+        out += "\n"
     }
 
     /// `Self.timestamp()`, made once a second.

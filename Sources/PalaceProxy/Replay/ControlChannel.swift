@@ -89,22 +89,22 @@ public enum ControlChannel {
                         body: ResponseBody(byteBuffer: ByteBuffer(string: value.serialized() + "\n")))
     }
 
-    /// Removes `X-MoonPalace-*` headers from a request about to be forwarded; returns the replay link as begin
-    /// meta when the control token is right.
     private static let lowerTokenHeader = tokenHeader.lowercased()
     private static let lowerReplayHeader = replayHeader.lowercased()
 
     /// `name.lowercased().hasPrefix("x-moonpalace-")` for an ASCII name.
     private static func hasMoonPalacePrefix(_ name: String) -> Bool {
-        let prefix = "x-moonpalace-".utf8
-        var i = prefix.makeIterator()
-        for b in name.utf8 {
-            guard let p = i.next() else { return true }
-            if ((b >= 0x41 && b <= 0x5A) ? b | 0x20 : b) != p { return false }
+        var name = name
+        return name.withUTF8 { a in
+            let prefix: StaticString = "x-moonpalace-"
+            return a.count >= prefix.utf8CodeUnitCount && prefix.withUTF8Buffer {
+                UpstreamHead.equalsLowercased(UnsafeBufferPointer(rebasing: a[..<$0.count]), $0)
+            }
         }
-        return i.next() == nil
     }
 
+    /// Removes `X-MoonPalace-*` headers from a request about to be forwarded; returns the replay link as begin
+    /// meta when the control token is right.
     static func takeLink(_ headers: inout [HeaderField], token: String?) -> [HeaderField] {
         // Runs for every request: names compared as bytes (header names are ASCII tokens), nothing lower-cased, and
         // the list left untouched when no name has the prefix.

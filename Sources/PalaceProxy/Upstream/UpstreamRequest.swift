@@ -80,16 +80,17 @@ public struct UpstreamHead: Sendable {
         var field = field
         var lower = lower
         guard field.utf8.count == lower.utf8.count else { return false }
-        return field.withUTF8 { a in
-            lower.withUTF8 { b in
-                for i in 0..<a.count {
-                    let x = a[i]
-                    let folded = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
-                    if folded != b[i] { return false }
-                }
-                return true
-            }
+        return field.withUTF8 { a in lower.withUTF8 { b in equalsLowercased(a, b) } }
+    }
+
+    /// Whether ASCII bytes `a`, case folded, equal the lower-case bytes `lower` (header names are ASCII tokens).
+    static func equalsLowercased(_ a: UnsafeBufferPointer<UInt8>, _ lower: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == lower.count else { return false }
+        for i in 0..<a.count {
+            let x = a[i]
+            if ((x >= 0x41 && x <= 0x5A) ? x | 0x20 : x) != lower[i] { return false }
         }
+        return true
     }
 }
 

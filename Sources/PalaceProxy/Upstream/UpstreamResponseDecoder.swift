@@ -397,13 +397,6 @@ final class UpstreamResponseDecoder: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private static func equalsLowercased(_ s: UnsafeBufferPointer<UInt8>, _ lower: StaticString) -> Bool {
-        guard s.count == lower.utf8CodeUnitCount else { return false }
-        var i = 0
-        for b in s {
-            let folded = b &- UInt8(ascii: "A") < 26 ? b | 0x20 : b
-            if folded != lower.utf8Start[i] { return false }
-            i += 1
-        }
-        return true
+        lower.withUTF8Buffer { UpstreamHead.equalsLowercased(s, $0) }
     }
 }
